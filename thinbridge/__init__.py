@@ -1,0 +1,12 @@
+"""thinbridge: thin contrastive bridges between frozen drug and text encoders.
+
+A reproduction of Tupakula, *Thin Bridges for Drug Text Alignment* (arXiv 2510.03309).
+Modules, ground floor first: ``data`` (ChEMBL mechanisms -> pairs), ``features`` (frozen
+ECFP4 and sentence embeddings, cached), ``splits`` (scaffold/random, leakage audit),
+``metrics``, ``losses``, ``model``, ``baselines``, ``train``, ``retrieval``, ``plots``, ``cli``.
+Importing the package is cheap: heavy libraries load in the modules that need them.
+"""
+__version__ = "0.1.0"
+
+from .errors import UserError  # noqa: F401
+from .progress import set_progress  # noqa: F401

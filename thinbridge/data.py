@@ -1,0 +1,439 @@
+"""ChEMBL drug mechanisms -> clean drug–text pairs.
+
+Three ways in, one table out (:data:`RAW_COLUMNS`):
+
+* :func:`load_table` — a TSV/CSV export with ChEMBL's column names;
+* :func:`load_sqlite` — a ChEMBL SQLite release, through one SQL query (:data:`SQLITE_QUERY`);
+* :func:`download_chembl` — fetch a pinned release with ``chembl_downloader`` (network only).
+
+:func:`clean` then standardises every structure to its ChEMBL parent with
+``chembl_structure_pipeline`` (salts and solvents stripped), merges rows that describe the
+same (parent, target, mechanism), and accounts for every input row: each is either a pair,
+merged into a pair, or dropped with a reason. :func:`text_view` turns pairs into the texts the
+text encoder sees; the templates live in :data:`TEXT_TEMPLATES`, defined once here.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import socket
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+import pandas as pd
+
+from .errors import UserError
+from .progress import progress
+
+#: columns every loader returns, named as in ChEMBL (and in the shared ``chembl_moa.tsv``)
+RAW_COLUMNS = [
+    "molecule_chembl_id",
+    "molecule_pref_name",
+    "canonical_smiles",
+    "mechanism_of_action",
+    "mechanism_action_type",
+    "target_chembl_id",
+    "target_pref_name",
+    "target_organism",
+]
+#: optional ChEMBL columns kept when present
+OPTIONAL_COLUMNS = ["standard_inchi_key"]
+
+#: The pinned release ``thinbridge download`` fetches (the paper used ChEMBL 28).
+CHEMBL_VERSION = "28"
+
+#: One query over ChEMBL's real schema. LEFT JOINs keep mechanisms without a structure or
+#: target so that :func:`clean` can count them as dropped instead of losing them silently.
+SQLITE_QUERY = """
+SELECT md.chembl_id          AS molecule_chembl_id,
+       md.pref_name          AS molecule_pref_name,
+       cs.canonical_smiles   AS canonical_smiles,
+       cs.standard_inchi_key AS standard_inchi_key,
+       dm.mechanism_of_action AS mechanism_of_action,
+       dm.action_type        AS mechanism_action_type,
+       td.chembl_id          AS target_chembl_id,
+       td.pref_name          AS target_pref_name,
+       td.organism           AS target_organism
+FROM drug_mechanism dm
+JOIN molecule_dictionary md ON md.molregno = dm.molregno
+LEFT JOIN compound_structures cs ON cs.molregno = dm.molregno
+LEFT JOIN target_dictionary td ON td.tid = dm.tid
+ORDER BY dm.mec_id
+"""
+
+#: Text views, defined once. ``{name}`` is the cleaned drug name (see :func:`clean_drug_name`).
+TEXT_TEMPLATES = {
+    "basic": "{mechanism}",
+    "rich": "{mechanism}. Action type: {action}. Target: {target}{organism}.",
+}
+NAME_TEMPLATE = "{name}: {text}"
+TEXT_VIEWS = tuple(TEXT_TEMPLATES)
+
+#: Words that name a salt, solvate or formulation rather than the drug (ChEMBL preferred names).
+SALT_WORDS = {
+    "ACETATE", "ANHYDROUS", "BENZOATE", "BESILATE", "BESYLATE", "BITARTRATE", "BROMIDE", "CALCIUM",
+    "CAMSYLATE", "CARBONATE", "CHLORIDE", "CITRATE", "DIHYDRATE", "DIHYDROCHLORIDE", "DIMESYLATE",
+    "DIPOTASSIUM", "DISODIUM", "EDISYLATE", "ESYLATE", "FUMARATE", "GLUCONATE", "HCL", "HEMIFUMARATE",
+    "HEMIHYDRATE", "HEMISULFATE", "HYCLATE", "HYDRATE", "HYDROBROMIDE", "HYDROCHLORIDE", "HYDROGEN",
+    "IODIDE", "ISETHIONATE", "LACTATE", "LYSINE", "MALATE", "MALEATE", "MAGNESIUM", "MEGLUMINE",
+    "MESILATE", "MESYLATE", "METHYLSULFATE", "MONOHYDRATE", "NAPSYLATE", "NITRATE", "OXALATE",
+    "PAMOATE", "PHOSPHATE", "POTASSIUM", "SESQUIHYDRATE", "SODIUM", "SUCCINATE", "SULFATE",
+    "SULPHATE", "TARTRATE", "TOSILATE", "TOSYLATE", "TRIHYDRATE", "TROMETHAMINE", "ZINC",
+}
+
+#: Why a row was dropped (keys of ``report["rows_dropped"]``).
+DROP_REASONS = {
+    "missing_smiles": "no structure (empty canonical_smiles)",
+    "invalid_smiles": "RDKit could not parse the SMILES",
+    "standardisation_failed": "chembl_structure_pipeline could not standardise the structure",
+    "empty_parent": "the parent structure has no atoms left (salt or solvent only)",
+    "empty_mechanism": "empty mechanism_of_action text",
+    "missing_target": "no target_chembl_id",
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# loading
+# ----------------------------------------------------------------------------------------------
+def _check_columns(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    missing = [c for c in RAW_COLUMNS if c not in df.columns]
+    if missing:
+        raise UserError(
+            f"{source}: missing required column(s) {', '.join(missing)} "
+            f"(expected ChEMBL's names: {', '.join(RAW_COLUMNS)})"
+        )
+    keep = RAW_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in df.columns]
+    out = df[keep].copy()
+    for c in keep:
+        out[c] = out[c].fillna("").astype(str).str.strip()
+    if out.empty:
+        raise UserError(f"{source}: the table has a header but no rows")
+    return out.reset_index(drop=True)
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Read a TSV or CSV file with ChEMBL's column names; extra columns are ignored.
+
+    The separator is taken from the extension (``.csv`` -> comma, otherwise tab). The file
+    must be UTF-8: a bad byte is reported with its line number rather than guessed at.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"input file not found: {path}")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise UserError(
+            f"{path.name}: not valid UTF-8 (byte 0x{raw[e.start]:02x} on line {line}); "
+            "re-save the file as UTF-8"
+        ) from None
+    if not text.strip():
+        raise UserError(f"{path.name}: the file is empty")
+    sep = "," if path.suffix.lower() == ".csv" else "\t"
+    try:
+        df = pd.read_csv(
+            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+            quoting=csv.QUOTE_MINIMAL if sep == "," else csv.QUOTE_NONE,
+        )
+    except (pd.errors.ParserError, ValueError) as e:
+        raise UserError(f"{path.name}: could not parse as {'CSV' if sep == ',' else 'TSV'}: {e}") from None
+    return _check_columns(df, path.name)
+
+
+def load_sqlite(path: str | Path) -> pd.DataFrame:
+    """Read mechanisms from a ChEMBL SQLite release with :data:`SQLITE_QUERY`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"SQLite file not found: {path}")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            df = pd.read_sql_query(SQLITE_QUERY, con)
+        finally:
+            con.close()
+    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as e:
+        raise UserError(
+            f"{path.name}: not a ChEMBL SQLite release this query can read ({e}); it needs the tables "
+            "drug_mechanism, molecule_dictionary, compound_structures and target_dictionary"
+        ) from None
+    return _check_columns(df, path.name)
+
+
+def load_mechanisms(path: str | Path) -> pd.DataFrame:
+    """Dispatch on the file: SQLite (``.db``, ``.sqlite``, ``.sqlite3`` or SQLite magic) or a table."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"input file not found: {path}")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give the mechanism table (TSV/CSV) or a ChEMBL SQLite file")
+    with open(path, "rb") as fh:
+        magic = fh.read(16)
+    if path.suffix.lower() in {".db", ".sqlite", ".sqlite3"} or magic.startswith(b"SQLite format 3"):
+        return load_sqlite(path)
+    return load_table(path)
+
+
+def _network_reachable(host: str = "ftp.ebi.ac.uk", port: int = 443, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def download_chembl(version: str = CHEMBL_VERSION, cache_dir: str | Path | None = None) -> Path:
+    """Download and extract a ChEMBL SQLite release (several GB) into a cache; return its path.
+
+    Network only. Offline it fails within seconds with a message saying how to use a local
+    file instead. ``chembl_downloader`` is imported here, never at package import time.
+    """
+    if not _network_reachable():
+        raise UserError(
+            "cannot reach the ChEMBL download server (offline?). Point thinbridge at a local file "
+            "instead: `thinbridge prepare --input PATH` or THINBRIDGE_DATA=PATH, where PATH is a "
+            "mechanism table (TSV/CSV) or a ChEMBL SQLite file"
+        )
+    import os
+
+    if cache_dir is not None:
+        os.environ["PYSTOW_HOME"] = str(Path(cache_dir).resolve())
+    import chembl_downloader  # noqa: WPS433 (network-facing import kept local)
+
+    return Path(chembl_downloader.download_extract_sqlite(version=version))
+
+
+# ----------------------------------------------------------------------------------------------
+# names and structures
+# ----------------------------------------------------------------------------------------------
+def clean_drug_name(name: str) -> str:
+    """ChEMBL preferred name without salt words, in title case: 'ACETAZOLAMIDE SODIUM' -> 'Acetazolamide'."""
+    words = str(name or "").replace(",", " ").split()
+    while len(words) > 1 and words[-1].upper() in SALT_WORDS:
+        words.pop()
+    return " ".join(w.capitalize() if w.isupper() or w.islower() else w for w in words)
+
+
+class _StructureError(Exception):
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
+
+
+def standardise_parent(smiles: str) -> tuple[str, str]:
+    """ChEMBL parent of a SMILES: ``(parent_smiles, parent_inchikey)``.
+
+    RDKit parses, ``chembl_structure_pipeline.standardize_mol`` standardises and
+    ``get_parent_mol`` strips salts and solvents (ChEMBL's own rules, offline).
+    Raises ``_StructureError`` with a :data:`DROP_REASONS` key.
+    """
+    from chembl_structure_pipeline import standardizer
+    from rdkit import Chem
+
+    if not smiles:
+        raise _StructureError("missing_smiles")
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        raise _StructureError("invalid_smiles", smiles[:80])
+    try:
+        std = standardizer.standardize_mol(mol)
+        parent, _excluded = standardizer.get_parent_mol(std)
+    except Exception as e:  # the pipeline raises assorted RDKit errors on odd input
+        raise _StructureError("standardisation_failed", f"{type(e).__name__}: {e}"[:120]) from None
+    if parent is None or parent.GetNumAtoms() == 0:
+        raise _StructureError("empty_parent", smiles[:80])
+    psmi = Chem.MolToSmiles(parent)
+    key = Chem.MolToInchiKey(parent) or ("SMILES:" + psmi)
+    return psmi, key
+
+
+# ----------------------------------------------------------------------------------------------
+# cleaning
+# ----------------------------------------------------------------------------------------------
+PAIR_COLUMNS = [
+    "pair_id", "parent_inchikey", "parent_smiles", "molecule_chembl_id", "molecule_chembl_ids",
+    "drug_name", "mechanism_of_action", "action_type", "target_chembl_id", "target_pref_name",
+    "target_organism", "n_source_rows",
+]
+
+
+@dataclass
+class CleanResult:
+    """What :func:`clean` returns: the pairs, the report, and every row that did not become a pair."""
+
+    pairs: pd.DataFrame
+    report: dict
+    dropped: pd.DataFrame = field(repr=False)
+    merged: pd.DataFrame = field(repr=False)
+
+
+def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
+    """Standardise, validate and de-duplicate raw mechanism rows into drug–text pairs.
+
+    Every input row ends in exactly one of three places: a pair; ``merged`` (same parent
+    InChIKey, target and mechanism as an earlier row: its molecule id is kept on the pair);
+    ``dropped`` (with a reason from :data:`DROP_REASONS`). ``report["rows_in"]`` equals
+    ``pairs + sum(rows_dropped) + rows_merged``, and that is asserted.
+    """
+    raw = _check_columns(raw, "input")
+    rows_in = len(raw)
+    # standardise each distinct SMILES once
+    parents: dict[str, tuple[str, str] | _StructureError] = {}
+    for smi in progress(sorted(set(raw["canonical_smiles"])), desc="standardising", disable=not show_progress):
+        try:
+            parents[smi] = standardise_parent(smi)
+        except _StructureError as e:
+            parents[smi] = e
+
+    dropped, kept = [], []
+    for i, row in enumerate(raw.itertuples(index=False)):
+        row = row._asdict()
+        res = parents[row["canonical_smiles"]]
+        reason = detail = None
+        if isinstance(res, _StructureError):
+            reason, detail = res.reason, res.detail
+        elif not row["mechanism_of_action"]:
+            reason, detail = "empty_mechanism", ""
+        elif not row["target_chembl_id"]:
+            reason, detail = "missing_target", ""
+        if reason:
+            dropped.append({"row": i + 1, "molecule_chembl_id": row["molecule_chembl_id"],
+                            "reason": reason, "detail": detail})
+            continue
+        row["parent_smiles"], row["parent_inchikey"] = res
+        row["_row"] = i + 1
+        row["_is_parent"] = row["canonical_smiles"] == res[0]
+        kept.append(row)
+
+    if not kept:
+        counts = pd.Series([d["reason"] for d in dropped]).value_counts().to_dict() if dropped else {}
+        raise UserError(f"no usable rows: all {rows_in} rows were dropped ({counts})")
+
+    df = pd.DataFrame(kept)
+    key = ["parent_inchikey", "target_chembl_id", "mechanism_of_action"]
+    # the representative row of a group: a row whose own structure is already the parent, then file order
+    df = df.sort_values(["_is_parent", "_row"], ascending=[False, True], kind="stable")
+    first = ~df.duplicated(key, keep="first")
+    merged_df = df.loc[~first]
+    rep = df.loc[first].copy()
+    group_ids = df.groupby(key, sort=False)["molecule_chembl_id"].agg(lambda s: ";".join(dict.fromkeys(s)))
+    group_n = df.groupby(key, sort=False).size()
+    rep = rep.set_index(key)
+    rep["molecule_chembl_ids"] = group_ids
+    rep["n_source_rows"] = group_n
+    rep = rep.reset_index().sort_values("_row", kind="stable").reset_index(drop=True)
+
+    merged = merged_df.merge(rep[key + ["molecule_chembl_id"]], on=key, suffixes=("", "_pair"))
+    merged = merged.rename(columns={"_row": "row", "molecule_chembl_id_pair": "merged_into"})
+    merged = merged[["row", "molecule_chembl_id", "merged_into", *key]].sort_values("row").reset_index(drop=True)
+
+    # one name per parent molecule: the representative's cleaned name, else any non-empty name, else its id
+    rep["drug_name"] = rep["molecule_pref_name"].map(clean_drug_name)
+    name_of = (
+        rep[rep["drug_name"] != ""].groupby("parent_inchikey")["drug_name"].first()
+    )
+    rep["drug_name"] = rep["parent_inchikey"].map(name_of).fillna(rep["molecule_chembl_id"])
+    rep = rep.rename(columns={"mechanism_action_type": "action_type"})
+    rep["pair_id"] = [f"P{i:05d}" for i in range(len(rep))]
+    pairs = rep[PAIR_COLUMNS].copy()
+
+    dropped_df = pd.DataFrame(dropped, columns=["row", "molecule_chembl_id", "reason", "detail"])
+    reasons = dropped_df["reason"].value_counts().to_dict()
+    report = {
+        "rows_in": rows_in,
+        "rows_dropped": {r: int(reasons.get(r, 0)) for r in DROP_REASONS},
+        "rows_merged": int(len(merged)),
+        "pairs": int(len(pairs)),
+        "molecules": int(pairs["parent_inchikey"].nunique()),
+        "source_molecules": int(raw["molecule_chembl_id"].nunique()),
+        "targets": int(pairs["target_chembl_id"].nunique()),
+        "mechanism_texts": int(pairs["mechanism_of_action"].nunique()),
+        "targets_with_2plus_molecules": int((pairs.groupby("target_chembl_id")["parent_inchikey"].nunique() >= 2).sum()),
+        "molecules_without_name": int((rep["molecule_pref_name"] == "").sum()),
+        "parents_changed_by_standardisation": int((~df.loc[first, "_is_parent"]).sum()),
+        "action_types": {k: int(v) for k, v in pairs["action_type"].value_counts().items()},
+        "drop_reasons": DROP_REASONS,
+    }
+    accounted = report["pairs"] + sum(report["rows_dropped"].values()) + report["rows_merged"]
+    assert accounted == rows_in, f"row accounting broken: {accounted} != {rows_in}"
+    return CleanResult(pairs=pairs, report=report, dropped=dropped_df, merged=merged)
+
+
+# ----------------------------------------------------------------------------------------------
+# text views
+# ----------------------------------------------------------------------------------------------
+def text_view(pairs: pd.DataFrame, view: str = "rich", with_name: bool = False) -> list[str]:
+    """The text the encoder sees for each pair, from :data:`TEXT_TEMPLATES`.
+
+    ``basic``: the mechanism text; ``rich``: mechanism, action type, target name and organism.
+    ``with_name`` prefixes the cleaned drug name (the paper's "WithDrug" ablation).
+    """
+    if view not in TEXT_TEMPLATES:
+        raise UserError(f"unknown text view {view!r}; choose one of {', '.join(TEXT_VIEWS)}")
+    out = []
+    for r in pairs.itertuples(index=False):
+        org = f" ({r.target_organism})" if r.target_organism else ""
+        text = TEXT_TEMPLATES[view].format(
+            mechanism=r.mechanism_of_action, action=str(r.action_type).lower().replace("_", " ") or "unknown",
+            target=r.target_pref_name or r.target_chembl_id, organism=org,
+        )
+        out.append(NAME_TEMPLATE.format(name=r.drug_name, text=text) if with_name else text)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# files: prepare writes, later stages read
+# ----------------------------------------------------------------------------------------------
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def prepare(input_path: str | Path, out_dir: str | Path, show_progress: bool = True) -> CleanResult:
+    """Load, clean and write ``pairs.tsv``, ``report.json``, ``dropped.tsv``, ``merged.tsv`` to ``out_dir``."""
+    input_path = Path(input_path)
+    res = clean(load_mechanisms(input_path), show_progress=show_progress)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    res.pairs.to_csv(out / "pairs.tsv", sep="\t", index=False)
+    res.dropped.to_csv(out / "dropped.tsv", sep="\t", index=False)
+    res.merged.to_csv(out / "merged.tsv", sep="\t", index=False)
+    res.report["input"] = {"name": input_path.name, "sha256": sha256_file(input_path)}
+    res.report["pairs_sha256"] = sha256_file(out / "pairs.tsv")
+    (out / "report.json").write_text(json.dumps(res.report, indent=2) + "\n")
+    return res
+
+
+def load_pairs(data_dir: str | Path) -> pd.DataFrame:
+    """Read what :func:`prepare` wrote (``pairs.tsv``), with a clear error when it is missing."""
+    p = Path(data_dir) / "pairs.tsv"
+    if not p.is_file():
+        raise UserError(f"{data_dir}: no pairs.tsv here; run `thinbridge prepare --out {data_dir}` first")
+    df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
+    missing = [c for c in PAIR_COLUMNS if c not in df.columns]
+    if missing:
+        raise UserError(f"{p}: not a thinbridge pairs file (missing {', '.join(missing)})")
+    df["n_source_rows"] = df["n_source_rows"].astype(int)
+    return df
+
+
+def data_hash(data_dir: str | Path) -> str:
+    """sha256 of ``pairs.tsv``: the identity of a prepared data set."""
+    return sha256_file(Path(data_dir) / "pairs.tsv")
+
+
+def reasons_table(dropped: pd.DataFrame, merged: pd.DataFrame) -> pd.DataFrame:
+    """Counts per drop reason plus merges, with the reason explained (for the book)."""
+    rows = [{"outcome": "dropped", "reason": r, "meaning": DROP_REASONS[r],
+             "rows": int((dropped["reason"] == r).sum())} for r in DROP_REASONS]
+    rows.append({"outcome": "merged", "reason": "duplicate_pair",
+                 "meaning": "same parent, target and mechanism as an earlier row", "rows": int(len(merged))})
+    return pd.DataFrame(rows)
+

