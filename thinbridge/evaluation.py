@@ -1,0 +1,123 @@
+"""From embeddings of test pairs to the metrics dictionary (both directions, two scopes).
+
+The retrieval task is defined here once. Test pairs carry a parent molecule, a text and a
+target. Two protocols, because the paper does not say which it used:
+
+``distinct`` (default)
+    Candidates are the *distinct* test molecules (text -> drug) or *distinct* test texts
+    (drug -> text). Every test pair is a query. A candidate is correct when it is the
+    query's molecule (text -> drug) or a text paired with the query's molecule in the test
+    set (drug -> text). Duplicates never compete with themselves.
+``pair``
+    The paper-figure view: candidates are all test pairs, and only pair *i* is correct for
+    query *i* (the diagonal of the similarity matrix). A drug with two targets appears twice
+    among the candidates with identical embeddings, and that tie counts against the model.
+
+Within target, a query sees only candidates that share its target (for a molecule or text
+in several pairs, any of its targets).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import metrics as M
+
+PROTOCOLS = ("distinct", "pair")
+DIRECTIONS = ("text_to_drug", "drug_to_text")
+GLOBAL_KS = (1, 5, 10)
+GROUP_KS = (1, 3, 5)
+
+
+@dataclass
+class Task:
+    """One retrieval direction: which rows are queries and candidates, and which are correct."""
+
+    query_rows: np.ndarray       # indices into the test pairs (embedding rows) for the queries
+    cand_rows: np.ndarray        # indices into the test pairs for the candidates
+    positive: np.ndarray         # (n_q, n_c) bool
+    query_groups: np.ndarray     # (n_q,) target of each query
+    cand_groups: list            # (n_c,) frozenset of targets of each candidate
+    query_side: str              # 'text' or 'drug': which embedding the queries use
+
+
+def build_tasks(test_pairs: pd.DataFrame, texts: list[str], protocol: str = "distinct") -> dict[str, Task]:
+    """The two retrieval tasks over the test pairs (rows in order) under ``protocol``."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose from {PROTOCOLS}")
+    mol = test_pairs["parent_inchikey"].to_numpy()
+    tgt = test_pairs["target_chembl_id"].to_numpy()
+    txt = np.asarray(texts, dtype=object)
+    n = len(mol)
+    rows = np.arange(n)
+    if protocol == "pair":
+        eye = np.eye(n, dtype=bool)
+        groups = [frozenset([g]) for g in tgt]
+        return {
+            "text_to_drug": Task(rows, rows, eye, tgt, groups, "text"),
+            "drug_to_text": Task(rows, rows, eye.copy(), tgt, groups, "drug"),
+        }
+    # distinct molecules and texts, each represented by its first pair
+    _, mol_first = np.unique(mol, return_index=True)
+    mol_first = np.sort(mol_first)
+    _, txt_first = np.unique(txt.astype(str), return_index=True)
+    txt_first = np.sort(txt_first)
+    mol_targets = pd.Series(tgt).groupby(mol).agg(frozenset)
+    txt_targets = pd.Series(tgt).groupby(txt.astype(str)).agg(frozenset)
+    pairs_set = set(zip(mol, txt))
+    t2d_pos = mol[:, None] == mol[mol_first][None, :]
+    d2t_pos = np.array([[(m, t) in pairs_set for t in txt[txt_first]] for m in mol], dtype=bool)
+    return {
+        "text_to_drug": Task(rows, mol_first, t2d_pos, tgt, [mol_targets[m] for m in mol[mol_first]], "text"),
+        "drug_to_text": Task(rows, txt_first, d2t_pos, tgt, [txt_targets[str(t)] for t in txt[txt_first]], "drug"),
+    }
+
+
+def task_scores(task: Task, z_drug: np.ndarray, z_text: np.ndarray) -> np.ndarray:
+    """Cosine similarities (embeddings are L2-normalised) of queries against candidates."""
+    if task.query_side == "text":
+        return z_text[task.query_rows] @ z_drug[task.cand_rows].T
+    return z_drug[task.query_rows] @ z_text[task.cand_rows].T
+
+
+def allowed_mask(task: Task) -> np.ndarray:
+    return np.array([[g in cg for cg in task.cand_groups] for g in task.query_groups], dtype=bool)
+
+
+def score_tasks(tasks: dict[str, Task], z_drug: np.ndarray, z_text: np.ndarray, n_boot: int = 1000,
+                seed: int = 0, cmc_k: int = 0) -> dict:
+    """``{direction: {"global": {...}, "within_target": {...}}}`` (plus ``"cmc"`` lists when cmc_k > 0)."""
+    out = {}
+    for name, task in tasks.items():
+        s = task_scores(task, z_drug, z_text)
+        res = {
+            "global": M.global_metrics(s, task.positive, ks=GLOBAL_KS, n_boot=n_boot, seed=seed),
+            "within_target": M.within_target_metrics(s, task.positive, task.query_groups, task.cand_groups,
+                                                     ks=GROUP_KS, n_boot=n_boot, seed=seed),
+        }
+        if cmc_k:
+            allowed = allowed_mask(task)
+            res["cmc"] = {
+                "global": M.cmc(M.ranks(s, task.positive), cmc_k).tolist(),
+                "within_target": M.cmc(M.ranks(s, task.positive, allowed), cmc_k).tolist(),
+            }
+        out[name] = res
+    return out
+
+
+def random_ranking(tasks: dict[str, Task]) -> dict:
+    """Exact expectation of a uniformly random ranking, in the same shape as :func:`score_tasks`."""
+    out = {}
+    for name, task in tasks.items():
+        allowed = allowed_mask(task)
+        n_c = np.full(len(task.query_rows), task.positive.shape[1])
+        glob = M.random_expectation(n_c, task.positive.sum(1), ks=GLOBAL_KS)
+        size = allowed.sum(1)
+        two = size >= 2
+        wt = M.random_expectation(size[two], (task.positive & allowed).sum(1)[two], ks=GROUP_KS) if two.any() else {}
+        wt_all = M.random_expectation(size, (task.positive & allowed).sum(1), ks=GROUP_KS)
+        wt.update({f"{k}_all": v for k, v in wt_all.items() if k.startswith("R@") or k == "MRR"})
+        out[name] = {"global": glob, "within_target": wt}
+    return out

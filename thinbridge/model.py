@@ -1,0 +1,107 @@
+"""The bridge: two linear heads over frozen features, saved as safetensors + JSON.
+
+``drug_head``: ECFP4 (2048) -> d; ``text_head``: sentence embedding (D) -> d; both outputs
+L2-normalised, so a dot product is a cosine similarity. Nothing else is trained.
+A run folder holds ``model.safetensors`` (the weights, no pickle) and ``config.json``
+(data hash, encoder identities, split, seed and every hyper-parameter).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import UserError
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+class Bridge(nn.Module):
+    """Two thin linear heads into a shared ``dim``-dimensional space."""
+
+    def __init__(self, drug_dim: int = 2048, text_dim: int = 384, dim: int = 256):
+        super().__init__()
+        self.drug_head = nn.Linear(drug_dim, dim)
+        self.text_head = nn.Linear(text_dim, dim)
+
+    @property
+    def dims(self) -> dict:
+        return {"drug_dim": self.drug_head.in_features, "text_dim": self.text_head.in_features,
+                "dim": self.drug_head.out_features}
+
+    def encode_drug(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.drug_head(x), dim=-1)
+
+    def encode_text(self, e: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.text_head(e), dim=-1)
+
+    def forward(self, x: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.encode_drug(x), self.encode_text(e)
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def save_run(run_dir: str | Path, model: Bridge, config: dict) -> None:
+    """Write ``model.safetensors`` and ``config.json`` (the config gains the model's dims)."""
+    from safetensors.torch import save_file
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    cfg = dict(config)
+    cfg["model"] = model.dims
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(run / WEIGHTS), metadata={"format": "thinbridge-bridge-1"})
+    (run / CONFIG).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+
+
+def read_config(run_dir: str | Path) -> dict:
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise UserError(f"run folder not found: {run}")
+    p = run / CONFIG
+    if not p.is_file():
+        raise UserError(f"{run}: incomplete run folder (no {CONFIG}); train one with `thinbridge train`")
+    try:
+        return json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{p}: not valid JSON ({e})") from None
+
+
+def load_run(run_dir: str | Path, expect: dict | None = None) -> tuple[Bridge, dict]:
+    """Load a saved bridge and its config.
+
+    ``expect`` may name ``encoders`` (drug/text identities) or dims the caller will feed; a
+    mismatch is a clear error, not a shape error from deep inside torch.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    run = Path(run_dir)
+    cfg = read_config(run)
+    w = run / WEIGHTS
+    if not w.is_file():
+        raise UserError(f"{run}: incomplete run folder (no {WEIGHTS})")
+    dims = cfg.get("model") or {}
+    if not {"drug_dim", "text_dim", "dim"} <= set(dims):
+        raise UserError(f"{run / CONFIG}: no model dimensions recorded; not a thinbridge run")
+    try:
+        state = load_file(str(w))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise UserError(f"{w}: unreadable weights ({e})") from None
+    model = Bridge(**{k: int(dims[k]) for k in ("drug_dim", "text_dim", "dim")})
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if shapes != got:
+        raise UserError(f"{w}: weight shapes {got} do not match the config's model {shapes}")
+    model.load_state_dict(state)
+    model.eval()
+    for key, want in (expect or {}).items():
+        have = cfg.get("encoders", {}).get(key) if key in ("drug", "text") else dims.get(key)
+        if have != want:
+            raise UserError(f"{run}: this bridge was trained with {key} = {have!r}, not {want!r}")
+    return model, cfg

@@ -1,0 +1,278 @@
+"""Training the bridge, and the one function that turns a configuration into a scored run.
+
+:class:`RunConfig` holds every knob. :func:`load_inputs` builds the frozen features, texts and
+split for a prepared data folder (cached, so an ablation builds them once);
+:func:`fit` trains two linear heads with AdamW on mini-batches, evaluating the validation
+split after every epoch and keeping the best epoch by **validation text -> drug global MRR**
+(early stopping with ``patience``); :func:`score_run` scores the test split and the
+baselines into the documented ``metrics.json`` shape.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import data as D
+from . import evaluation as E
+from .baselines import CCABaseline, random_heads
+from .errors import UserError
+from .features import ECFP_ID, drug_features, text_encoder_id, text_features
+from .losses import bridge_loss
+from .model import Bridge, save_run
+from .progress import progress
+from .splits import split_pairs
+
+METRICS_SCHEMA = "thinbridge-metrics-1"
+
+
+@dataclass
+class RunConfig:
+    """Every choice a run makes. Defaults are the book's main configuration."""
+
+    split: str = "scaffold"          # 'scaffold' or 'random' (over parent molecules)
+    split_seed: int = 0
+    sizes: tuple = (0.8, 0.1, 0.1)
+    seed: int = 0                    # initialisation and batch order
+    text_view: str = "rich"          # 'basic' or 'rich' (thinbridge.data.TEXT_TEMPLATES)
+    with_name: bool = False          # prefix the drug name to the text ("WithDrug")
+    text_model: str | None = None    # None: offline all-MiniLM-L6-v2
+    dim: int = 256
+    temperature: float = 0.07
+    margin: float = 0.1
+    hard_weight: float = 2.0         # weight of in-batch negatives that share the anchor's target
+    mask_false_negatives: bool = True  # same molecule / identical text in a batch is not a negative
+    epochs: int = 100
+    patience: int = 15
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    protocol: str = "distinct"       # see thinbridge.evaluation
+    n_boot: int = 1000
+
+    def validate(self) -> "RunConfig":
+        checks = [
+            (self.split in ("scaffold", "random"), f"split must be 'scaffold' or 'random', not {self.split!r}"),
+            (self.text_view in D.TEXT_VIEWS, f"text view must be one of {D.TEXT_VIEWS}, not {self.text_view!r}"),
+            (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
+            (self.margin >= 0, f"margin must be >= 0, got {self.margin}"),
+            (self.hard_weight >= 0, f"hard-negative weight must be >= 0, got {self.hard_weight}"),
+            (self.dim >= 1, f"dim must be >= 1, got {self.dim}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}"),
+            (self.protocol in E.PROTOCOLS, f"protocol must be one of {E.PROTOCOLS}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise UserError(msg)
+        return self
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["sizes"] = list(self.sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        if "sizes" in kw:
+            kw["sizes"] = tuple(kw["sizes"])
+        return cls(**kw)
+
+
+@dataclass
+class Inputs:
+    """Everything a run reads: pairs, split labels, frozen features (one row per pair) and texts."""
+
+    pairs: pd.DataFrame
+    split: np.ndarray
+    x_drug: np.ndarray
+    x_text: np.ndarray
+    texts: list
+    data_hash: str
+    encoders: dict = field(default_factory=dict)
+
+    def rows(self, side: str) -> np.ndarray:
+        return np.flatnonzero(self.split == side)
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def load_inputs(data_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | None = None,
+                pairs: pd.DataFrame | None = None, split: np.ndarray | None = None,
+                show_progress: bool = True) -> Inputs:
+    """Pairs from ``data_dir`` (what ``thinbridge prepare`` wrote), split, texts and cached features."""
+    data_dir = Path(data_dir)
+    pairs = D.load_pairs(data_dir) if pairs is None else pairs
+    cache_dir = Path(cache_dir) if cache_dir is not None else data_dir / "cache"
+    if split is None:
+        split = split_pairs(pairs, cfg.split, cfg.sizes, cfg.split_seed).to_numpy()
+    texts = D.text_view(pairs, cfg.text_view, cfg.with_name)
+    x_drug = drug_features(pairs["parent_smiles"].tolist(), cache_dir, show_progress=show_progress)
+    x_text = text_features(texts, cfg.text_model, cache_dir, show_progress=show_progress)
+    return Inputs(pairs, np.asarray(split), x_drug.astype(np.float32), x_text, texts,
+                  D.data_hash(data_dir) if (data_dir / "pairs.tsv").is_file() else "",
+                  {"drug": ECFP_ID, "text": text_encoder_id(cfg.text_model)})
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _codes(values) -> np.ndarray:
+    return pd.factorize(pd.Series(list(values)))[0]
+
+
+@torch.no_grad()
+def embed(model: Bridge, x_drug: np.ndarray, x_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalised bridge embeddings (numpy, float32) for drug and text features."""
+    model.eval()
+    dev = next(model.parameters()).device
+    zd = model.encode_drug(torch.as_tensor(x_drug, dtype=torch.float32, device=dev)).cpu().numpy()
+    zt = model.encode_text(torch.as_tensor(x_text, dtype=torch.float32, device=dev)).cpu().numpy()
+    return zd, zt
+
+
+def _val_mrr(model: Bridge, inp: Inputs, task) -> float:
+    from .metrics import ranks
+
+    rows = inp.rows("valid")
+    zd, zt = embed(model, inp.x_drug[rows], inp.x_text[rows])
+    s = E.task_scores(task, zd, zt)
+    return float((1.0 / ranks(s, task.positive)).mean())
+
+
+def fit(inp: Inputs, cfg: RunConfig, show_progress: bool = True) -> tuple[Bridge, list[dict]]:
+    """Train the two heads; return the best model (by validation MRR) and the per-epoch history."""
+    cfg.validate()
+    set_seed(cfg.seed)
+    dev = _device()
+    model = Bridge(inp.x_drug.shape[1], inp.x_text.shape[1], cfg.dim).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    tr = inp.rows("train")
+    if len(tr) < 2:
+        raise UserError("fewer than two training pairs: nothing to train on")
+    xd = torch.as_tensor(inp.x_drug[tr], dtype=torch.float32, device=dev)
+    xt = torch.as_tensor(inp.x_text[tr], dtype=torch.float32, device=dev)
+    groups = torch.as_tensor(_codes(inp.pairs["target_chembl_id"].to_numpy()[tr]), device=dev)
+    mol = torch.as_tensor(_codes(inp.pairs["parent_inchikey"].to_numpy()[tr]), device=dev)
+    txt = torch.as_tensor(_codes(np.asarray(inp.texts, dtype=object)[tr]), device=dev)
+    val_rows = inp.rows("valid")
+    val_task = E.build_tasks(inp.pairs.iloc[val_rows], [inp.texts[i] for i in val_rows], "distinct")["text_to_drug"] \
+        if len(val_rows) else None
+    gen = torch.Generator().manual_seed(cfg.seed)
+    best, best_state, best_epoch, history, stale = -1.0, None, 0, [], 0
+    bar = progress(range(1, cfg.epochs + 1), desc="training", disable=not show_progress)
+    for epoch in bar:
+        model.train()
+        perm = torch.randperm(len(tr), generator=gen).to(dev)
+        total, nb = 0.0, 0
+        for start in range(0, len(tr), cfg.batch_size):
+            b = perm[start:start + cfg.batch_size]
+            if len(b) < 2:
+                continue
+            zd, zt = model(xd[b], xt[b])
+            same = None
+            if cfg.mask_false_negatives:
+                same = (mol[b][:, None] == mol[b][None, :]) | (txt[b][:, None] == txt[b][None, :])
+            loss = bridge_loss(zd, zt, groups[b], cfg.temperature, cfg.margin, cfg.hard_weight, same)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total, nb = total + loss.item(), nb + 1
+        val = _val_mrr(model, inp, val_task) if val_task is not None else -total
+        history.append({"epoch": epoch, "train_loss": total / max(nb, 1), "val_t2d_MRR": val})
+        if val > best:
+            best, best_epoch, stale = val, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                break
+        if show_progress:
+            bar.set_postfix(loss=f"{total / max(nb, 1):.3f}", val_mrr=f"{val:.3f}")
+    model.load_state_dict(best_state)
+    model.eval()
+    return model.cpu(), history
+
+
+def score_embeddings(inp: Inputs, zd: np.ndarray, zt: np.ndarray, side: str = "test", protocol: str = "distinct",
+                     n_boot: int = 1000, seed: int = 0, cmc_k: int = 0) -> dict:
+    """Metrics of given embeddings (rows = all pairs) on one split side."""
+    rows = inp.rows(side)
+    tasks = E.build_tasks(inp.pairs.iloc[rows], [inp.texts[i] for i in rows], protocol)
+    return E.score_tasks(tasks, zd[rows], zt[rows], n_boot=n_boot, seed=seed, cmc_k=cmc_k)
+
+
+def score_run(model: Bridge, inp: Inputs, cfg: RunConfig, baselines: bool = True, cmc_k: int = 50) -> dict:
+    """The ``metrics.json`` dictionary: test metrics (config protocol), both protocols, baselines."""
+    zd, zt = embed(model, inp.x_drug, inp.x_text)
+    test = score_embeddings(inp, zd, zt, "test", cfg.protocol, cfg.n_boot, cfg.seed, cmc_k)
+    cmc = {d: test[d].pop("cmc") for d in test} if cmc_k else {}
+    out = {
+        "schema": METRICS_SCHEMA,
+        "protocol": cfg.protocol,
+        "split_sizes": {s: int((inp.split == s).sum()) for s in ("train", "valid", "test")},
+        "test": test,
+        "cmc": cmc,
+        "test_by_protocol": {
+            p: score_embeddings(inp, zd, zt, "test", p, cfg.n_boot, cfg.seed) for p in E.PROTOCOLS
+        },
+    }
+    if baselines:
+        rows = inp.rows("test")
+        tasks = E.build_tasks(inp.pairs.iloc[rows], [inp.texts[i] for i in rows], cfg.protocol)
+        rh = random_heads(inp.x_drug.shape[1], inp.x_text.shape[1], cfg.dim, cfg.seed)
+        rzd, rzt = embed(rh, inp.x_drug, inp.x_text)
+        tr = inp.rows("train")
+        cca = CCABaseline(seed=cfg.seed).fit(inp.x_drug[tr], inp.x_text[tr])
+        czd, czt = cca.transform(inp.x_drug, inp.x_text)
+        out["baselines"] = {
+            "random_heads": E.score_tasks(tasks, rzd[rows], rzt[rows], n_boot=cfg.n_boot, seed=cfg.seed),
+            "cca": E.score_tasks(tasks, czd[rows], czt[rows], n_boot=cfg.n_boot, seed=cfg.seed),
+            "random_ranking": E.random_ranking(tasks),
+        }
+    return out
+
+
+def run_config_record(inp: Inputs, cfg: RunConfig, data_dir: str | Path | None, history: list[dict]) -> dict:
+    """What ``config.json`` records beside the weights."""
+    best = max(history, key=lambda h: h["val_t2d_MRR"]) if history else {}
+    return {
+        "thinbridge_run": 1,
+        "config": cfg.to_dict(),
+        "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
+        "data_hash": inp.data_hash,
+        "encoders": inp.encoders,
+        "training": {"epochs_run": len(history), "best_epoch": best.get("epoch"),
+                     "best_val_t2d_MRR": best.get("val_t2d_MRR"),
+                     "early_stopping": "validation text->drug global MRR (distinct protocol)"},
+    }
+
+
+def train_run(data_dir: str | Path, out_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | None = None,
+              show_progress: bool = True) -> dict:
+    """Prepare inputs, train, score and write ``model.safetensors``, ``config.json``, ``metrics.json``."""
+    cfg.validate()
+    t0 = time.perf_counter()
+    inp = load_inputs(data_dir, cfg, cache_dir, show_progress=show_progress)
+    model, history = fit(inp, cfg, show_progress=show_progress)
+    metrics = score_run(model, inp, cfg)
+    record = run_config_record(inp, cfg, data_dir, history)
+    save_run(out_dir, model, record)
+    out = Path(out_dir)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    return {"metrics": metrics, "config": record, "history": history, "seconds": time.perf_counter() - t0}
