@@ -1,0 +1,198 @@
+"""The ``thinbridge`` command: prepare, download, train, evaluate (and query, index).
+
+Every user mistake ends in one line on stderr (``thinbridge: error: ...``) and exit status 2;
+only bugs show a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from .errors import UserError
+
+
+def _add_prepare(sub):
+    p = sub.add_parser("prepare", help="clean ChEMBL mechanisms into drug-text pairs and a report",
+                       description="Load a mechanism table (TSV/CSV) or a ChEMBL SQLite file, standardise parents, "
+                                   "de-duplicate and write pairs.tsv, report.json, dropped.tsv and merged.tsv.")
+    p.add_argument("--input", "-i", help="mechanism table or ChEMBL SQLite file (default: $THINBRIDGE_DATA, "
+                                         "then ../shared/data/chembl_moa/chembl_moa.tsv)")
+    p.add_argument("--out", "-o", default="artifacts/data", help="output folder (default: artifacts/data)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_prepare)
+
+
+def cmd_prepare(a) -> int:
+    from . import data
+    from .paths import resolve_data_path
+
+    src = resolve_data_path(a.input)
+    res = data.prepare(src, a.out, show_progress=not a.quiet)
+    r = res.report
+    dropped = sum(r["rows_dropped"].values())
+    print(f"read {r['rows_in']} rows from {src.name}: {r['pairs']} pairs, {r['molecules']} parent molecules, "
+          f"{r['targets']} targets; {r['rows_merged']} rows merged as duplicates, {dropped} dropped")
+    for reason, n in r["rows_dropped"].items():
+        if n:
+            print(f"  dropped {n:5d}  {reason}: {data.DROP_REASONS[reason]}")
+    if dropped:
+        print(f"  every dropped row is listed with its reason in {Path(a.out) / 'dropped.tsv'}")
+    print(f"wrote {Path(a.out) / 'pairs.tsv'} and {Path(a.out) / 'report.json'}")
+    return 0
+
+
+def _add_download(sub):
+    p = sub.add_parser("download", help="fetch a pinned ChEMBL SQLite release (needs network)")
+    p.add_argument("--version", default=None, help="ChEMBL release (default: the pinned one)")
+    p.add_argument("--cache", default=None, help="cache folder (default: pystow's, ~/.data)")
+    p.set_defaults(func=cmd_download)
+
+
+def cmd_download(a) -> int:
+    from . import data
+
+    path = data.download_chembl(a.version or data.CHEMBL_VERSION, a.cache)
+    print(f"ChEMBL SQLite at {path}\nnext: thinbridge prepare --input {path}")
+    return 0
+
+
+def _add_train(sub):
+    from .train import RunConfig
+
+    d = RunConfig()
+    p = sub.add_parser("train", help="train a bridge and score it (writes model.safetensors, config.json, metrics.json)")
+    p.add_argument("--data", required=True, help="folder written by `thinbridge prepare`")
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--cache", default=None, help="feature cache folder (default: DATA/cache)")
+    p.add_argument("--split", choices=["scaffold", "random"], default=d.split)
+    p.add_argument("--split-seed", type=int, default=d.split_seed)
+    p.add_argument("--seed", type=int, default=d.seed, help="initialisation and batch-order seed")
+    p.add_argument("--temperature", "-T", type=float, default=d.temperature)
+    p.add_argument("--margin", "-m", type=float, default=d.margin)
+    p.add_argument("--hard-weight", type=float, default=d.hard_weight,
+                   help="weight of in-batch negatives sharing the anchor's target (1 = plain InfoNCE)")
+    p.add_argument("--text-view", choices=["basic", "rich"], default=d.text_view)
+    name = p.add_mutually_exclusive_group()
+    name.add_argument("--with-name", dest="with_name", action="store_true", default=d.with_name,
+                      help="put the drug name in the text")
+    name.add_argument("--no-name", dest="with_name", action="store_false")
+    p.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: offline all-MiniLM-L6-v2)")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--dim", "-d", type=int, default=d.dim)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--protocol", choices=["distinct", "pair"], default=d.protocol)
+    p.add_argument("--n-boot", type=int, default=d.n_boot, help="bootstrap resamples for 95%% CIs")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(a) -> int:
+    from .train import RunConfig, train_run
+
+    cfg = RunConfig(split=a.split, split_seed=a.split_seed, seed=a.seed, temperature=a.temperature, margin=a.margin,
+                    hard_weight=a.hard_weight, text_view=a.text_view, with_name=a.with_name,
+                    text_model=a.text_model, epochs=a.epochs, patience=a.patience, dim=a.dim,
+                    batch_size=a.batch_size, lr=a.lr, protocol=a.protocol, n_boot=a.n_boot).validate()
+    res = train_run(a.data, a.out, cfg, a.cache, show_progress=not a.quiet)
+    _print_summary(res["metrics"])
+    tr = res["config"]["training"]
+    print(f"best epoch {tr['best_epoch']} of {tr['epochs_run']}; wrote {a.out}/model.safetensors, config.json, "
+          f"metrics.json ({res['seconds']:.1f} s)")
+    return 0
+
+
+def _print_summary(m: dict) -> None:
+    for d in ("text_to_drug", "drug_to_text"):
+        g, w = m["test"][d]["global"], m["test"][d]["within_target"]
+        line = (f"{d:13s} global R@1 {g['R@1']:.3f} MRR {g['MRR']:.3f} | within-target R@1 {w['R@1']:.3f} "
+                f"MRR {w['MRR']:.3f} ({w['n_groups']} groups of 2+)")
+        if "baselines" in m:
+            rb = m["baselines"]["random_heads"][d]["global"]
+            line += f" | random heads R@1 {rb['R@1']:.3f}"
+        print(line)
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="re-score a saved run on its test split")
+    p.add_argument("run", help="run folder written by `thinbridge train`")
+    p.add_argument("--data", default=None, help="prepared data folder (default: the one recorded in the run)")
+    p.add_argument("--cache", default=None)
+    p.add_argument("--out", default=None, help="write metrics here (default: print only)")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(a) -> int:
+    from . import data as D
+    from .model import load_run, read_config
+    from .train import RunConfig, load_inputs, score_run
+
+    rec = read_config(a.run)
+    data_dir = a.data or rec.get("data_dir")
+    if not data_dir or not Path(data_dir, "pairs.tsv").is_file():
+        raise UserError(f"prepared data for {a.run} not found at {data_dir}; pass --data DIR")
+    if rec.get("data_hash") and D.data_hash(data_dir) != rec["data_hash"]:
+        raise UserError(f"{data_dir}/pairs.tsv is not the data {a.run} was trained on (hash differs)")
+    cfg = RunConfig.from_dict(rec["config"])
+    inp = load_inputs(data_dir, cfg, a.cache, show_progress=not a.quiet)
+    model, _ = load_run(a.run, expect={"text": inp.encoders["text"], "drug": inp.encoders["drug"],
+                                       "text_dim": inp.x_text.shape[1]})
+    m = score_run(model, inp, cfg)
+    _print_summary(m)
+    if a.out:
+        Path(a.out).write_text(json.dumps(m, indent=2) + "\n")
+        print(f"wrote {a.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    ap = argparse.ArgumentParser(prog="thinbridge", description="Thin contrastive bridges between frozen drug and "
+                                 "text encoders (a reproduction of arXiv 2510.03309).")
+    ap.add_argument("--version", action="version", version=f"thinbridge {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_prepare, _add_download, _add_train, _add_evaluate):
+        add(sub)
+    try:
+        from .retrieval import add_cli  # query / index
+    except ImportError:
+        pass
+    else:
+        add_cli(sub)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    if not getattr(a, "func", None):
+        ap.print_help()
+        return 2
+    if getattr(a, "quiet", False):
+        os.environ["THINBRIDGE_PROGRESS"] = "0"
+        from .progress import set_progress
+
+        set_progress(False)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    from rdkit import RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        return int(a.func(a) or 0)
+    except UserError as e:
+        print(f"thinbridge: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("thinbridge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
