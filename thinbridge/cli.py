@@ -160,12 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_prepare, _add_download, _add_train, _add_evaluate):
         add(sub)
-    try:
-        from .retrieval import add_cli  # query / index
-    except ImportError:
-        pass
-    else:
-        add_cli(sub)
+    from .retrieval import add_cli  # query / index
+
+    add_cli(sub)
     return ap
 
 

@@ -100,6 +100,8 @@ def load_text_model(name_or_path: str | None = None):
     if target in _MODELS:
         return _MODELS[target]
     local = Path(target).is_dir()
+    if not local and target.startswith(("/", "./", "../", "~", ".\\", "..\\")):  # a path, never a hub name
+        raise UserError(f"text model folder not found: {target}")
     if not local and os.environ.get("HF_HUB_OFFLINE") != "1":
         from .data import _network_reachable
 
@@ -187,11 +189,16 @@ def _read_cache(path: Path, encoder: str, digest: str, n: int) -> np.ndarray | N
         and meta.get("encoder") == encoder
         and meta.get("inputs_sha256") == digest
         and arr.shape[0] == n
+        and meta.get("features_sha256") == _array_sha256(arr)  # flipped bytes in the data region
     )
     if not ok:
-        warnings.warn(f"cache file {path.name} does not match its inputs or encoder; rebuilding it", stacklevel=3)
+        warnings.warn(f"cache file {path.name} does not match its inputs or encoder, or its data is corrupt; rebuilding it", stacklevel=3)
         return None
     return arr
+
+
+def _array_sha256(arr: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(arr).tobytes()).hexdigest()
 
 
 def _write_cache(path: Path, arr: np.ndarray, encoder: str, digest: str) -> None:
@@ -199,7 +206,8 @@ def _write_cache(path: Path, arr: np.ndarray, encoder: str, digest: str) -> None
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    meta = {"format": CACHE_FORMAT, "encoder": encoder, "inputs_sha256": digest, "n": str(arr.shape[0])}
+    meta = {"format": CACHE_FORMAT, "encoder": encoder, "inputs_sha256": digest, "n": str(arr.shape[0]),
+            "features_sha256": _array_sha256(arr)}
     save_file({"features": np.ascontiguousarray(arr)}, str(tmp), metadata=meta)
     os.replace(tmp, path)
 

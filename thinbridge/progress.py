@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 _enabled = os.environ.get("THINBRIDGE_PROGRESS", "1") not in {"0", "false", "no"}
 

@@ -49,8 +49,8 @@ class RunConfig:
     margin: float = 0.1
     hard_weight: float = 2.0         # weight of in-batch negatives that share the anchor's target
     mask_false_negatives: bool = True  # same molecule / identical text in a batch is not a negative
-    epochs: int = 100
-    patience: int = 15
+    epochs: int = 60
+    patience: int = 10
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-4

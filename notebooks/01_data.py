@@ -1,0 +1,189 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 1. Data: ChEMBL mechanisms to drug–text pairs
+#
+# The bridge learns from pairs of a **drug** (its structure) and a **text** (its mechanism of
+# action). This chapter reads ChEMBL's drug-mechanism table, standardises every structure to
+# its ChEMBL parent, merges duplicates, accounts for every input row, defines the text views
+# the text encoder sees, and computes the two frozen feature sets once (they are cached on
+# disk for the chapters that follow).
+#
+# **Data and licence.** The data are ChEMBL's: the `drug_mechanism` table joined with
+# `molecule_dictionary`, `compound_structures` and `target_dictionary` (an offline copy of
+# 3,482 rows, from around ChEMBL 26–27). ChEMBL is published by EMBL-EBI under
+# [CC BY-SA 3.0](https://creativecommons.org/licenses/by-sa/3.0/); cite Mendez et al.,
+# *ChEMBL: towards direct deposition of bioassay data*, Nucleic Acids Res. 47(D1):D930–D940
+# (2019). Everything derived from it in this book carries the same licence. The file is read by
+# path (parameter `data_path`, or the environment variable `THINBRIDGE_DATA`, or
+# `../shared/data/chembl_moa/chembl_moa.tsv` beside the checkout); users with network can
+# fetch a full ChEMBL release with `thinbridge download` and prepare it the same way.
+
+# %% tags=["parameters"]
+data_path = None  # None: $THINBRIDGE_DATA, else ../shared/data/chembl_moa/chembl_moa.tsv
+text_model = None  # None: the offline all-MiniLM-L6-v2; any sentence-transformers name or folder
+profile = "full"  # "full" or "fast" (this chapter does the same work in both)
+
+# %%
+import json
+import warnings
+
+import pandas as pd
+from IPython.display import Markdown, display
+from rdkit import RDLogger
+
+import thinbridge
+from thinbridge import data as D
+from thinbridge import features as F
+from thinbridge.paths import artifacts_dir, resolve_data_path
+
+warnings.filterwarnings("ignore")
+RDLogger.DisableLog("rdApp.*")
+thinbridge.set_progress(False)
+pd.set_option("display.max_colwidth", 80)
+ART = artifacts_dir()
+DATA = ART / "data"
+SOURCE = resolve_data_path(data_path)
+print("input file:", SOURCE.name)
+
+# %% [markdown]
+# ## The raw table
+#
+# Ten columns with ChEMBL's own names. The loader needs eight of them (extra columns are
+# ignored; a missing one is an error that names it). The sha256 identifies the exact file.
+
+# %%
+raw = D.load_mechanisms(SOURCE)
+print(f"sha256 {D.sha256_file(SOURCE)}")
+print(f"{len(raw)} rows, {raw.molecule_chembl_id.nunique()} molecules, {raw.target_chembl_id.nunique()} targets, "
+      f"{raw.mechanism_of_action.nunique()} distinct mechanism texts")
+multi = raw.canonical_smiles.str.contains(".", regex=False)
+print(f"{raw.loc[multi, 'molecule_chembl_id'].nunique()} molecules have multi-fragment SMILES (salts, solvates)")
+raw.head(3)
+
+# %% [markdown]
+# ## Cleaning: parents, duplicates and an account of every row
+#
+# Each structure is standardised with ChEMBL's own `chembl_structure_pipeline`
+# (`standardize_mol`, then `get_parent_mol`, which strips salts and solvents), so that
+# ACETAZOLAMIDE and ACETAZOLAMIDE SODIUM become one parent molecule. Rows with the same
+# (parent InChIKey, target, mechanism) are merged; rows that cannot be used are dropped with
+# a reason. Nothing disappears silently: the report below adds up.
+
+# %%
+res = D.prepare(SOURCE, DATA, show_progress=False)
+report = res.report
+accounted = report["pairs"] + sum(report["rows_dropped"].values()) + report["rows_merged"]
+assert accounted == report["rows_in"]
+print(f"rows in {report['rows_in']} = pairs {report['pairs']} + merged {report['rows_merged']} "
+      f"+ dropped {sum(report['rows_dropped'].values())}")
+print(f"{report['molecules']} parent molecules (from {report['source_molecules']} ChEMBL molecules), "
+      f"{report['targets']} targets, {report['targets_with_2plus_molecules']} targets with two or more molecules")
+D.reasons_table(res.dropped, res.merged)
+
+# %% [markdown]
+# Salt and formulation forms merge into their parent. A few of the merged rows, with the pair
+# each was merged into:
+
+# %%
+names = raw.set_index("molecule_chembl_id")["molecule_pref_name"].to_dict()
+m = res.merged.assign(name=res.merged.molecule_chembl_id.map(names), merged_into_name=res.merged.merged_into.map(names))
+m[["row", "molecule_chembl_id", "name", "merged_into", "merged_into_name", "target_chembl_id"]].head(8)
+
+# %% [markdown]
+# The source notes one exact duplicate row and name it as baloxavir marboxil. The file says
+# otherwise: the exact duplicate is found by comparing whole rows, and baloxavir marboxil's two
+# rows differ in their target (the polymerase acidic protein of influenza A and of influenza B),
+# so they are two pairs, correctly kept.
+
+# %%
+dup = raw[raw.duplicated(keep=False)]
+print("exact duplicate rows:", sorted(dup.molecule_pref_name.unique()))
+display(m[m.name.isin(dup.molecule_pref_name)][["row", "molecule_chembl_id", "name", "merged_into"]])
+pairs_all = D.load_pairs(DATA)
+pairs_all[pairs_all.drug_name.str.startswith("Baloxavir")][["pair_id", "drug_name", "target_chembl_id", "target_organism"]]
+
+# %% [markdown]
+# ## The pairs
+#
+# One row per (parent molecule, target, mechanism). Action types, most common first:
+
+# %%
+pairs = pairs_all
+print(pd.Series(report["action_types"]).head(8).to_string())
+per_target = pairs.groupby("target_chembl_id").parent_inchikey.nunique()
+print(f"\nmolecules per target: median {per_target.median():.0f}, max {per_target.max()} "
+      f"({pairs.loc[pairs.target_chembl_id == per_target.idxmax(), 'target_pref_name'].iloc[0]})")
+
+# %% [markdown]
+# ## Text views
+#
+# The text encoder sees one of two views of a pair, each with or without the drug name
+# (defined once, in `thinbridge.data.TEXT_TEMPLATES`). Drug names lose salt words
+# (`clean_drug_name("ACETAZOLAMIDE SODIUM")` gives `Acetazolamide`). The paper's `text_rich`
+# is our `rich`; its "WithDrug" ablation is `rich` with the name.
+
+# %%
+print("templates:", json.dumps(D.TEXT_TEMPLATES, indent=1), "\nwith name:", D.NAME_TEMPLATE)
+example = pairs[pairs.drug_name == "Acetazolamide"].head(1)
+pd.DataFrame([{"view": v, "drug name": n, "text": D.text_view(example, v, n)[0]}
+              for v in D.TEXT_VIEWS for n in (False, True)])
+
+# %% [markdown]
+# Without the name, drugs that share a target and mechanism get *identical* texts, so no text
+# can tell them apart; this is why within-target retrieval depends so much on the name.
+
+# %%
+for view in D.TEXT_VIEWS:
+    for with_name in (False, True):
+        t = D.text_view(pairs, view, with_name)
+        print(f"{view:5s} {'with name' if with_name else 'no name  '}: {len(set(t)):5d} distinct texts for {len(t)} pairs")
+
+# %% [markdown]
+# ## Frozen features, computed once
+#
+# *Drug*: ECFP4, the RDKit Morgan fingerprint with radius 2 and 2048 bits
+# (`rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)`).
+# *Text*: sentence embeddings from the text model (by default all-MiniLM-L6-v2, 384-d, offline;
+# the paper used a biomedical encoder, which any user with network can pass as `text_model`).
+# Both are cached under `artifacts/data/cache`, keyed by encoder identity and a hash of the inputs.
+# The book trains on the `rich` view, with and without the name.
+
+# %%
+fp = F.drug_features(pairs.parent_smiles.tolist(), DATA / "cache", show_progress=False)
+print(f"ECFP4: {fp.shape}, {fp.sum(1).mean():.1f} bits set per molecule on average")
+for with_name in (False, True):
+    emb = F.text_features(D.text_view(pairs, "rich", with_name), text_model, DATA / "cache", show_progress=False)
+    print(f"text ({F.text_encoder_id(text_model)}), rich, {'with' if with_name else 'without'} name: {emb.shape}")
+pd.DataFrame(F.describe_cache(DATA / "cache"))[["encoder", "rows"]]
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. How many pairs would there be if salt forms were *not* merged into their parents, and
+#    why would that break a scaffold split?
+# 2. Find a target whose pairs all share one mechanism text. What does the `basic` view
+#    without the name give the encoder for those drugs?
+# 3. Change `TEXT_TEMPLATES["rich"]` to leave out the organism. Which cached files are reused,
+#    and which are recomputed?
+#
+# ```{dropdown} Solutions
+# 1. Every merged row would be its own pair: `report["pairs"] + report["rows_merged"]` pairs.
+#    A salt and its parent have the same scaffold, but as different molecules they could be
+#    split apart only under a random split — and under a scaffold split they would still be
+#    counted as two molecules, inflating the data with near-copies.
+# 2. `pairs.groupby("target_chembl_id").mechanism_of_action.nunique() == 1` finds them; all
+#    their `basic` texts are the same string, so the text encoder gives them one embedding.
+# 3. The ECFP4 cache is reused (same SMILES, same encoder). The text caches are keyed by a hash
+#    of the texts, so changed texts get new cache files; the old ones are left untouched.
+# ```

@@ -1,0 +1,154 @@
+"""The book's experiments as functions: the ablation grid, the results tables, the paper comparison.
+
+Notebooks call these; they hold no logic of their own beyond choosing parameters.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .progress import progress
+from .train import Inputs, RunConfig, embed, fit, score_embeddings
+
+#: What the paper reports (Tupakula 2025, as far as summaries tell; see PAPER.md). Inputs to compare
+#: against, not results of ours.
+PAPER_NUMBERS = [
+    {"quantity": "Scaffold split, Recall@1", "paper": 0.150, "direction": "text_to_drug", "scope": "global",
+     "metric": "R@1", "split": "scaffold"},
+    {"quantity": "Scaffold split, MRR", "paper": 0.228, "direction": "text_to_drug", "scope": "global",
+     "metric": "MRR", "split": "scaffold"},
+    {"quantity": "Scaffold split, grouped Recall@3", "paper": 0.317, "direction": "text_to_drug",
+     "scope": "within_target", "metric": "R@3", "split": "scaffold"},
+    {"quantity": "Within-target Recall@1", "paper": 0.762, "direction": "text_to_drug", "scope": "within_target",
+     "metric": "R@1", "split": None},
+    {"quantity": "Within-target MRR", "paper": 0.863, "direction": "text_to_drug", "scope": "within_target",
+     "metric": "MRR", "split": None},
+]
+PAPER_BEST_ABLATION = {"with_name": True, "temperature": 0.05, "margin": 0.15}
+
+MODEL_LABELS = {"bridge": "trained bridge", "random_heads": "random heads", "cca": "PCA+CCA",
+                "random_ranking": "random ranking (expected)"}
+
+
+def ablation_grid(inputs: dict[bool, Inputs], base: RunConfig, temperatures, margins, seeds,
+                  show_progress: bool = True) -> pd.DataFrame:
+    """Train one bridge per (drug name in text, T, m, seed) and score it on the test split (no bootstrap).
+
+    ``inputs`` maps ``with_name`` to prepared :class:`Inputs` (same split, both text variants).
+    Returns one row per run with within-target and global text -> drug metrics.
+    """
+    rows = []
+    grid = list(itertools.product(sorted(inputs), temperatures, margins, seeds))
+    for with_name, t, m, seed in progress(grid, desc="ablation", disable=not show_progress):
+        cfg = dataclasses.replace(base, with_name=with_name, temperature=t, margin=m, seed=seed, n_boot=0)
+        inp = inputs[with_name]
+        model, hist = fit(inp, cfg, show_progress=False)
+        zd, zt = embed(model, inp.x_drug, inp.x_text)
+        res = score_embeddings(inp, zd, zt, "test", base.protocol, n_boot=0)["text_to_drug"]
+        g, w = res["global"], res["within_target"]
+        rows.append({"with_name": with_name, "temperature": t, "margin": m, "seed": seed,
+                     "wt_R@1": w["R@1"], "wt_R@3": w["R@3"], "wt_MRR": w["MRR"],
+                     "wt_R@1_all": w["R@1_all"], "wt_MRR_all": w["MRR_all"],
+                     "R@1": g["R@1"], "MRR": g["MRR"], "best_epoch": max(hist, key=lambda h: h["val_t2d_MRR"])["epoch"]})
+    return pd.DataFrame(rows)
+
+
+def ablation_summary(df: pd.DataFrame, metric: str = "wt_R@1") -> pd.DataFrame:
+    """Mean and standard deviation over seeds per cell, best cell first."""
+    s = (df.groupby(["with_name", "temperature", "margin"])[metric].agg(["mean", "std", "count"])
+         .reset_index().sort_values("mean", ascending=False, kind="stable"))
+    return s.reset_index(drop=True)
+
+
+def long_results(runs: dict[str, dict], test_key: str = "test") -> pd.DataFrame:
+    """Flatten metrics.json dicts into one row per (run, model, direction, scope, metric)."""
+    rows = []
+    for run, m in runs.items():
+        blocks = {"bridge": m[test_key]}
+        blocks.update(m.get("baselines", {}))
+        for model, block in blocks.items():
+            for direction, scopes in block.items():
+                for scope, metrics in scopes.items():
+                    for k, v in metrics.items():
+                        if k.endswith("_ci95") or not isinstance(v, (int, float)) or isinstance(v, bool):
+                            continue
+                        ci = metrics.get(f"{k}_ci95", [np.nan, np.nan])
+                        rows.append({"run": run, "model": model, "direction": direction, "scope": scope,
+                                     "metric": k, "value": float(v), "lo": float(ci[0]), "hi": float(ci[1])})
+    return pd.DataFrame(rows)
+
+
+def fmt_ci(v: float, lo: float, hi: float) -> str:
+    if np.isnan(lo):
+        return f"{v:.3f}"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def results_table(long: pd.DataFrame, metrics_by_scope: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    """Table 1: rows run × model, columns direction × scope × metric, cells 'value [95% CI]'."""
+    metrics_by_scope = metrics_by_scope or {"global": ["R@1", "R@10", "MRR"], "within_target": ["R@1", "MRR", "R@1_all", "MRR_all"]}
+    keep = pd.concat([long[(long.scope == s) & long.metric.isin(ms)] for s, ms in metrics_by_scope.items()])
+    keep = keep.assign(cell=[fmt_ci(v, lo, hi) for v, lo, hi in zip(keep.value, keep.lo, keep.hi)],
+                       model=keep.model.map(MODEL_LABELS))
+    tab = keep.pivot_table(index=["run", "model"], columns=["direction", "scope", "metric"], values="cell",
+                           aggfunc="first", sort=False)
+    return tab
+
+
+def paper_comparison(runs: dict[str, dict], run_meta: dict[str, dict], ablation: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every number the paper reports beside ours, under each protocol we can defend.
+
+    ``runs``: run label -> metrics.json; ``run_meta``: run label -> {"split", "with_name"}.
+    For each paper number we list our value per run, protocol (distinct / pair candidates) and,
+    for within-target numbers, groups of 2+ only versus all queries (singletons count as rank 1).
+    """
+    rows = []
+    for spec in PAPER_NUMBERS:
+        for run, m in runs.items():
+            meta = run_meta[run]
+            if spec["split"] and meta["split"] != spec["split"]:
+                continue
+            for protocol, block in m["test_by_protocol"].items():
+                res = block[spec["direction"]][spec["scope"]]
+                variants = [("", "")] if spec["scope"] == "global" else [("", "groups of 2+"), ("_all", "all queries")]
+                for suffix, label in variants:
+                    key = spec["metric"] + suffix
+                    if key not in res:
+                        continue
+                    rows.append({
+                        "paper quantity": spec["quantity"], "paper": spec["paper"],
+                        "split": meta["split"], "drug name in text": meta["with_name"],
+                        "candidates": protocol, "within-target queries": label or "—",
+                        "ours": res[key], "ours 95% CI": res.get(f"{key}_ci95"),
+                        "difference": res[key] - spec["paper"],
+                    })
+    out = pd.DataFrame(rows)
+    if ablation is not None and len(ablation):
+        best = ablation_summary(ablation).iloc[0]
+        rows = [{"paper quantity": "Best ablation cell (grouped R@1)",
+                 "paper": "WithDrug, T = 0.05, m = 0.15",
+                 "ours": f"{'WithDrug' if best.with_name else 'NoDrug'}, T = {best.temperature:g}, m = {best.margin:g} "
+                         f"({best['mean']:.3f} ± {best['std']:.3f})"}]
+        out = pd.concat([out, pd.DataFrame(rows)], ignore_index=True)
+    return out
+
+
+def agreement(diff: float, tol: float = 0.05) -> str:
+    """A plain-words verdict on a difference ours − paper."""
+    if abs(diff) <= tol:
+        return f"agrees (within ±{tol})"
+    return f"ours {'higher' if diff > 0 else 'lower'} by {abs(diff):.2f}"
+
+
+def save_json(obj, path: str | Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(obj, indent=2, default=float) + "\n")
+
+
+def load_json(path: str | Path):
+    return json.loads(Path(path).read_text())

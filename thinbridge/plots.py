@@ -1,0 +1,110 @@
+"""Every figure of the book, one function each. PNG only (nbval and the browser check like it)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+sns.set_theme(context="notebook", style="whitegrid")
+
+
+def _save(fig, path: str | Path | None):
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+    return fig
+
+
+def similarity_panels(mats: Sequence[np.ndarray], titles: Sequence[str], suptitle: str,
+                      xlabel: str = "text j", ylabel: str = "drug i", vmin=None, vmax=None,
+                      path: str | Path | None = None, cbar_label: str = "cosine similarity"):
+    """Side-by-side heatmaps (Figures 1, 2 and 5). A shared colour scale unless one is given per panel."""
+    n = len(mats)
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.6), squeeze=False)
+    lo = vmin if vmin is not None else min(float(np.min(m)) for m in mats)
+    hi = vmax if vmax is not None else max(float(np.max(m)) for m in mats)
+    for ax, m, t in zip(axes[0], mats, titles):
+        im = ax.imshow(m, cmap="viridis", vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_title(t, fontsize=11)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(False)
+        d = np.diag(m) if m.shape[0] == m.shape[1] else None
+        if d is not None:
+            off = (m.sum() - d.sum()) / max(m.size - len(d), 1)
+            ax.text(0.02, -0.2, f"mean diagonal {d.mean():.3f}, off-diagonal {off:.3f}",
+                    transform=ax.transAxes, fontsize=9)
+    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.85, label=cbar_label)
+    fig.suptitle(suptitle, fontsize=12)
+    return _save(fig, path)
+
+
+def cmc_plot(curves: dict[str, Sequence[float]], random_curves: dict[str, Sequence[float]] | None = None,
+             title: str = "Cumulative match", path: str | Path | None = None):
+    """Recall@k against k (Figure 3). ``curves``: label -> recall values for k = 1..K."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, c in curves.items():
+        ax.plot(np.arange(1, len(c) + 1), c, marker="o", ms=3, label=label)
+    for label, c in (random_curves or {}).items():
+        ax.plot(np.arange(1, len(c) + 1), c, ls=":", color="grey", label=label)
+    ax.set_xlabel("k (candidates inspected)")
+    ax.set_ylabel("Recall@k")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=9, loc="lower right")
+    return _save(fig, path)
+
+
+def ablation_plot(df: pd.DataFrame, metric: str, ylabel: str, title: str, path: str | Path | None = None):
+    """Figure 4: ``metric`` against margin, one line per temperature, one panel per drug-name setting;
+    error bars are the standard deviation over seeds."""
+    d = df.copy()
+    d["text"] = np.where(d["with_name"], "WithDrug (name in text)", "NoDrug")
+    d["T"] = d["temperature"].map(lambda t: f"T = {t:g}")
+    g = sns.catplot(data=d, x="margin", y=metric, hue="T", col="text", kind="point", errorbar="sd",
+                    dodge=0.3, capsize=0.1, height=4.2, aspect=1.15, palette="viridis", markersize=4,
+                    col_order=["NoDrug", "WithDrug (name in text)"])
+    g.set_axis_labels("margin m", ylabel)
+    g.figure.suptitle(title, y=1.03)
+    return _save(g.figure, path)
+
+
+def histograms(values: dict[str, np.ndarray], xlabel: str, title: str, bins=30, path: str | Path | None = None):
+    """Overlaid density histograms (e.g. nearest-training-neighbour similarity per split kind)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, v in values.items():
+        ax.hist(v, bins=bins, range=(0, 1), alpha=0.5, density=True, label=f"{label} (median {np.median(v):.2f})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend()
+    return _save(fig, path)
+
+
+def training_curves(histories: dict[str, list[dict]], path: str | Path | None = None):
+    """Training loss and validation MRR per epoch, one line per run."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for label, h in histories.items():
+        e = [r["epoch"] for r in h]
+        a.plot(e, [r["train_loss"] for r in h], label=label)
+        b.plot(e, [r["val_t2d_MRR"] for r in h], label=label)
+    a.set(xlabel="epoch", ylabel="training loss", title="Bridge loss on the training pairs")
+    b.set(xlabel="epoch", ylabel="MRR", title="Validation text → drug MRR (early-stopping metric)")
+    b.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def bar_sizes(sizes: np.ndarray, title: str, path: str | Path | None = None):
+    """Distribution of scaffold-group sizes (log counts)."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    vals, counts = np.unique(sizes, return_counts=True)
+    ax.bar(vals.astype(str) if len(vals) < 25 else vals, counts)
+    ax.set_yscale("log")
+    ax.set_xlabel("molecules per scaffold group")
+    ax.set_ylabel("number of groups")
+    ax.set_title(title)
+    return _save(fig, path)
