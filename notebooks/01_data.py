@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 1. Data: ChEMBL mechanisms to drug–text pairs
+# # Data: ChEMBL mechanisms to drug–text pairs
 #
 # The bridge learns from pairs of a **drug** (its structure) and a **text** (its mechanism of
 # action). This chapter reads ChEMBL's drug-mechanism table, standardises every structure to

@@ -282,10 +282,14 @@ def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
     raw = _check_columns(raw, "input")
     rows_in = len(raw)
     # standardise each distinct SMILES once
+    from rdkit import Chem
+
     parents: dict[str, tuple[str, str] | _StructureError] = {}
+    canonical: dict[str, str] = {}  # RDKit's own SMILES of the input, to tell "already the parent" by structure
     for smi in progress(sorted(set(raw["canonical_smiles"])), desc="standardising", disable=not show_progress):
         try:
             parents[smi] = standardise_parent(smi)
+            canonical[smi] = Chem.MolToSmiles(Chem.MolFromSmiles(smi))
         except _StructureError as e:
             parents[smi] = e
 
@@ -306,7 +310,7 @@ def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
             continue
         row["parent_smiles"], row["parent_inchikey"] = res
         row["_row"] = i + 1
-        row["_is_parent"] = row["canonical_smiles"] == res[0]
+        row["_is_parent"] = canonical[row["canonical_smiles"]] == res[0]
         kept.append(row)
 
     if not kept:

@@ -102,7 +102,7 @@ def load_text_model(name_or_path: str | None = None):
     local = Path(target).is_dir()
     if not local and target.startswith(("/", "./", "../", "~", ".\\", "..\\")):  # a path, never a hub name
         raise UserError(f"text model folder not found: {target}")
-    if not local and os.environ.get("HF_HUB_OFFLINE") != "1":
+    if not local and not _hub_offline():
         from .data import _network_reachable
 
         if not _network_reachable("huggingface.co", 443):
@@ -125,6 +125,18 @@ def load_text_model(name_or_path: str | None = None):
             raise UserError(f"could not load text model {target!r}: {type(e).__name__}: {str(e)[:200]}") from None
     _MODELS[target] = model
     return model
+
+
+def _hub_offline() -> bool:
+    """Whether the hub client is in offline mode. Once ``huggingface_hub`` is imported its own flag
+    (read from the environment at import) decides, not a later change of HF_HUB_OFFLINE: trusting
+    the variable alone sent a non-local name into ~70 s of hub retries."""
+    import sys
+
+    hub = sys.modules.get("huggingface_hub.constants")
+    if hub is not None:
+        return bool(hub.HF_HUB_OFFLINE)
+    return any(os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 def _device() -> str:

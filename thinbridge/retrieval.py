@@ -210,11 +210,11 @@ def read_library(path: str | Path) -> tuple[Iterator[tuple[int, str, str]], dict
 
 
 def _count_lines(path: Path) -> int:
-    n = 0
+    n, last = 0, b"\n"
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
-            n += chunk.count(b"\n")
-    return n + 1
+            n, last = n + chunk.count(b"\n"), chunk[-1:]
+    return n + (last != b"\n")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -686,6 +686,7 @@ class Retriever:
             if nxt is not None:
                 finish(*nxt)
             ok = True
+            bar.update(max(0, n_lines - bar.n))
         finally:
             bar.close()
             if pool is not None:

@@ -228,7 +228,8 @@ def score_run(model: Bridge, inp: Inputs, cfg: RunConfig, baselines: bool = True
         "test": test,
         "cmc": cmc,
         "test_by_protocol": {
-            p: score_embeddings(inp, zd, zt, "test", p, cfg.n_boot, cfg.seed) for p in E.PROTOCOLS
+            p: test if p == cfg.protocol else score_embeddings(inp, zd, zt, "test", p, cfg.n_boot, cfg.seed)
+            for p in E.PROTOCOLS
         },
     }
     if baselines:
