@@ -121,3 +121,14 @@ def random_ranking(tasks: dict[str, Task]) -> dict:
         wt.update({f"{k}_all": v for k, v in wt_all.items() if k.startswith("R@") or k == "MRR"})
         out[name] = {"global": glob, "within_target": wt}
     return out
+
+
+def random_cmc(task: Task, max_k: int, within_target: bool = False) -> list[float]:
+    """Expected Recall@k, k = 1..max_k, of a uniformly random ranking (the chance line of a CMC plot)."""
+    if within_target:
+        allowed = allowed_mask(task)
+        n_c, n_p = allowed.sum(1), (task.positive & allowed).sum(1)
+    else:
+        n_c, n_p = np.full(len(task.query_rows), task.positive.shape[1]), task.positive.sum(1)
+    exp = M.random_expectation(n_c, n_p, ks=tuple(range(1, max_k + 1)))
+    return [exp[f"R@{k}"] for k in range(1, max_k + 1)]

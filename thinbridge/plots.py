@@ -36,7 +36,7 @@ def similarity_panels(mats: Sequence[np.ndarray], titles: Sequence[str], suptitl
         d = np.diag(m) if m.shape[0] == m.shape[1] else None
         if d is not None:
             off = (m.sum() - d.sum()) / max(m.size - len(d), 1)
-            ax.text(0.02, -0.2, f"mean diagonal {d.mean():.3f}, off-diagonal {off:.3f}",
+            ax.text(0.02, -0.27, f"mean diagonal {d.mean():.3f}, off-diagonal {off:.3f}",
                     transform=ax.transAxes, fontsize=9)
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.85, label=cbar_label)
     fig.suptitle(suptitle, fontsize=12)

@@ -257,14 +257,6 @@ class _Float32Writer:
         self.tmp.unlink(missing_ok=True)
 
 
-class _Done:
-    def __init__(self, value):
-        self.value = value
-
-    def get(self):
-        return self.value
-
-
 class Index:
     """A built index: manifest, float32 embeddings ``(n, dim)`` and the table of ids and SMILES."""
 
@@ -634,20 +626,23 @@ class Retriever:
         n_read = n_ok = 0
         skipped: list[tuple] = []
         n_skipped = 0
-        bar = progress(total=n_lines, desc="indexing", unit="line", disable=not show_progress)
+        bar = progress(total=n_lines, desc="indexing", unit="mol", disable=not show_progress)
 
         def submit(chunk):
+            """Standardisation of a chunk in parts: queued to the workers now, or lazily in this process."""
             smis = [c[2] for c in chunk]
+            step = max(64, -(-len(smis) // (workers * 4))) if pool is not None else 256
+            parts = [smis[i:i + step] for i in range(0, len(smis), step)]
             if pool is None:
-                return _Done(_standardise_batch(smis))
-            step = max(64, -(-len(smis) // (workers * 4)))
-            return pool.map_async(_standardise_batch, [smis[i:i + step] for i in range(0, len(smis), step)])
+                return (_standardise_batch(part) for part in parts)
+            return pool.imap(_standardise_batch, parts)
 
         def finish(chunk, pending):
             nonlocal n_ok, n_skipped
-            res = pending.get()
-            if pool is not None:
-                res = [r for part in res for r in part]
+            res = []
+            for part in pending:
+                res.extend(part)
+                bar.update(len(part))
             good = []
             for (no, ident, smi), (p, key, reason, detail) in zip(chunk, res):
                 if reason:
@@ -662,7 +657,6 @@ class Retriever:
                 for no, ident, smi, p, key in good:
                     ids_fh.write("\t".join(_clean_field(v) for v in (n_ok, ident, no, smi, p, key)) + "\n")
                     n_ok += 1
-            bar.update(chunk[-1][0] - bar.n if chunk[-1][0] > bar.n else 0)
 
         ok = False
         try:

@@ -140,8 +140,8 @@ def embed(model: Bridge, x_drug: np.ndarray, x_text: np.ndarray) -> tuple[np.nda
     """L2-normalised bridge embeddings (numpy, float32) for drug and text features."""
     model.eval()
     dev = next(model.parameters()).device
-    zd = model.encode_drug(torch.as_tensor(x_drug, dtype=torch.float32, device=dev)).cpu().numpy()
-    zt = model.encode_text(torch.as_tensor(x_text, dtype=torch.float32, device=dev)).cpu().numpy()
+    zd = model.encode_drug(torch.tensor(np.asarray(x_drug), dtype=torch.float32, device=dev)).cpu().numpy()
+    zt = model.encode_text(torch.tensor(np.asarray(x_text), dtype=torch.float32, device=dev)).cpu().numpy()
     return zd, zt
 
 

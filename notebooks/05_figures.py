@@ -1,0 +1,233 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The paper's figures, and its numbers beside ours
+#
+# This chapter redraws the paper's figures from the bridges trained in the training chapter and
+# the ablation chapter (Figure 4 is drawn there), and sets every number the paper reports beside
+# ours, with the protocol of each comparison spelled out.
+
+# %% tags=["parameters"]
+profile = "full"
+K = 40  # pairs shown in the similarity matrices, as in the paper
+cmc_k = 50
+
+# %%
+import warnings
+
+import numpy as np
+import pandas as pd
+from IPython.display import display
+from rdkit import RDLogger
+
+import thinbridge
+from thinbridge import data as D
+from thinbridge import evaluation as E
+from thinbridge import experiments as X
+from thinbridge import plots
+from thinbridge.baselines import random_heads
+from thinbridge.model import load_run
+from thinbridge.paths import artifacts_dir
+from thinbridge.train import RunConfig, embed, load_inputs
+
+warnings.filterwarnings("ignore")
+RDLogger.DisableLog("rdApp.*")
+thinbridge.set_progress(False)
+ART = artifacts_dir()
+DATA = ART / "data"
+FIG = ART / "figures"
+main = X.load_json(ART / "runs" / "main.json")
+metrics = {label: X.load_json(ART / "runs" / d / "metrics.json") for label, d in main["runs"].items()}
+pairs = D.load_pairs(DATA)
+
+
+def bridge_and_inputs(label):
+    """The saved bridge of a main run, its inputs (features, split) and its random-heads twin."""
+    run = ART / "runs" / main["runs"][label]
+    model, rec = load_run(run)
+    cfg = RunConfig.from_dict(rec["config"])
+    split = pd.read_csv(ART / "splits" / f"{cfg.split}_seed{cfg.split_seed}.tsv", sep="\t").split.to_numpy()
+    inp = load_inputs(DATA, cfg, pairs=pairs, split=split, show_progress=False)
+    return model, inp, random_heads(inp.x_drug.shape[1], inp.x_text.shape[1], cfg.dim, cfg.seed)
+
+
+model, inp, untrained = bridge_and_inputs("scaffold · NoDrug")
+
+# %% [markdown]
+# ## Figure 1: the rich-text ECFP4 bridge before and after training
+#
+# Cosine similarity between drug *i* and text *j* for the first K = 40 **training** pairs of the
+# scaffold split (pairs the bridge learned from). Before training, the heads are the seeded
+# random initialisation; after, the trained bridge. The data file is sorted by target, so the
+# first pairs are carbonic anhydrase inhibitors: several share a mechanism text, which shows as
+# bright blocks rather than a single diagonal.
+
+# %%
+tr = inp.rows("train")[:K]
+zd0, zt0 = embed(untrained, inp.x_drug[tr], inp.x_text[tr])
+zd1, zt1 = embed(model, inp.x_drug[tr], inp.x_text[tr])
+plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["before training (random heads)", "after training"],
+                        f"Figure 1. Drug–text cosine similarity, first {K} training pairs (scaffold split, rich text)",
+                        path=FIG / "figure1_before_after.png");
+
+# %% [markdown]
+# ## Figure 2: held-out scaffolds, random heads vs the trained bridge
+#
+# The same view on the first K = 40 **test** pairs of the scaffold split: molecules whose
+# scaffolds the bridge never saw.
+
+# %%
+te = inp.rows("test")[:K]
+zd0, zt0 = embed(untrained, inp.x_drug[te], inp.x_text[te])
+zd1, zt1 = embed(model, inp.x_drug[te], inp.x_text[te])
+plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["random heads", "trained bridge"],
+                        f"Figure 2. Cosine similarity, first {K} scaffold-split test pairs",
+                        path=FIG / "figure2_test_pairs.png");
+
+# %% [markdown]
+# ## Figure 3: cumulative match on the scaffold test set
+#
+# Recall@k for k = 1…50, text → drug, globally (all distinct test molecules are candidates)
+# and within target (only molecules sharing the query's target). Dotted: the expectation of a
+# random ranking for each.
+
+# %%
+rows = inp.rows("test")
+task = E.build_tasks(pairs.iloc[rows], [inp.texts[i] for i in rows], "distinct")["text_to_drug"]
+curves, chance = {}, {}
+for label in ("scaffold · NoDrug", "scaffold · WithDrug"):
+    c = metrics[label]["cmc"]["text_to_drug"]
+    curves[f"global, {label.split(' · ')[1]}"] = c["global"][:cmc_k]
+    curves[f"within target, {label.split(' · ')[1]}"] = c["within_target"][:cmc_k]
+chance["random ranking, global"] = E.random_cmc(task, cmc_k)
+chance["random ranking, within target"] = E.random_cmc(task, cmc_k, within_target=True)
+plots.cmc_plot(curves, chance, "Figure 3. Cumulative match, scaffold split test set (text → drug)",
+               path=FIG / "figure3_cmc.png");
+
+# %% [markdown]
+# Within a target most candidate sets are small (a median of a few molecules), so the
+# within-target curve starts high and saturates quickly; the global curve climbs slowly
+# through hundreds of candidates.
+#
+# ## Figure 5: the frozen encoders alone
+#
+# Before any bridge, the two frozen spaces share no coordinates (2048 fingerprint bits vs 384
+# embedding dimensions), so a drug cannot be compared with a text directly. We compare them the
+# only way that needs no training: by **second-order similarity**. For the first K = 40 pairs,
+# panel (a) holds the drug–drug cosine similarities of the ECFP4 vectors, panel (b) the
+# text–text cosine similarities of the rich-text embeddings, and panel (c) the cross-modal
+# matrix C[i, j] = Pearson correlation between row i of (a) and row j of (b): how much drug
+# *i*'s neighbourhood among these 40 looks like text *j*'s. Where the two spaces agree on which
+# items are alike, the diagonal of (c) stands out.
+#
+# This differs from the paper's Figure 5, which shows a uniform pattern: there the frozen
+# vectors were presumably compared through some fixed map (our equivalent is the random-heads
+# panel of Figure 2, which is uniform too). Second-order similarity does find shared structure
+# among these pairs, mostly because drugs with one target share both a chemotype and a text;
+# but it is no retrieval method (it needs the very pairs it compares), and that is the gap
+# the trained bridge fills.
+
+# %%
+idx = np.arange(K)
+fp = inp.x_drug[idx].astype(float)
+fp /= np.linalg.norm(fp, axis=1, keepdims=True)
+tx = inp.x_text[idx] / np.linalg.norm(inp.x_text[idx], axis=1, keepdims=True)
+s_drug, s_text = fp @ fp.T, tx @ tx.T
+cross = np.corrcoef(s_drug, s_text)[:K, K:]
+fig = plots.similarity_panels([s_drug, s_text, cross],
+                              ["(a) drug–drug, ECFP4 cosine", "(b) text–text, embedding cosine",
+                               "(c) cross-modal second-order similarity"],
+                              f"Figure 5. The frozen encoders alone, first {K} pairs (rich text)",
+                              xlabel="item j", ylabel="item i", vmin=-1, vmax=1, cbar_label="cosine / correlation",
+                              path=FIG / "figure5_frozen.png")
+print(f"diagonal of (c): mean {np.diag(cross).mean():.3f}; off-diagonal: mean {cross[~np.eye(K, dtype=bool)].mean():.3f}")
+
+# %% [markdown]
+# ## Table 1, in short
+#
+# Global and within-target text → drug retrieval of the trained bridge and its baselines on
+# both splits (the training chapter has every column with its confidence interval).
+
+# %%
+long = X.long_results(metrics)
+short = long[(long.direction == "text_to_drug") & (
+    ((long.scope == "global") & long.metric.isin(["R@1", "MRR"])) |
+    ((long.scope == "within_target") & long.metric.isin(["R@1", "R@1_all", "MRR_all"])))]
+short.assign(model=short.model.map(X.MODEL_LABELS), col=short.scope + " " + short.metric) \
+    .pivot_table(index=["run", "model"], columns="col", values="value", sort=False).round(3)
+
+# %% [markdown]
+# ## Every number the paper reports, beside ours
+#
+# The paper does not say which split, direction, candidate set or treatment of single-candidate
+# targets each number belongs to, so each of its numbers is set beside ours under every
+# protocol we can defend: scaffold or random split; drug name in the text or not; candidates
+# that are the distinct test molecules or every test pair; for within-target numbers, groups
+# of two or more candidates only or all queries with singletons at rank 1. All ours are
+# text → drug (the direction of "drug retrieval").
+
+# %%
+abl_path = ART / "ablation.tsv"
+abl = pd.read_csv(abl_path, sep="\t") if abl_path.exists() else None
+cmp = X.paper_comparison(metrics, main["meta"], abl)
+num = cmp[cmp["difference"].notna()].copy()
+num["verdict"] = num["difference"].map(X.agreement)
+num["ours"] = num["ours"].astype(float).round(3)
+num["difference"] = num["difference"].astype(float).round(3)
+num["ours 95% CI"] = num["ours 95% CI"].map(lambda c: f"[{c[0]:.3f}, {c[1]:.3f}]")
+with pd.option_context("display.max_rows", 200):
+    display(num.set_index(["paper quantity", "paper", "split", "drug name in text", "candidates", "within-target queries"]))
+
+# %% [markdown]
+# For each paper number, the protocol of ours that comes closest, and how close:
+
+# %%
+closest = num.loc[num.difference.abs().groupby(num["paper quantity"]).idxmin()]
+closest[["paper quantity", "paper", "ours", "split", "drug name in text", "candidates", "within-target queries", "verdict"]] \
+    .set_index("paper quantity")
+
+# %% [markdown]
+# And the ablation's best cell:
+
+# %%
+cmp[cmp["difference"].isna()][["paper quantity", "paper", "ours"]].set_index("paper quantity")
+
+# %% [markdown]
+# **Reading the comparison.** The global scaffold-split numbers are reproduced in order of
+# magnitude under both candidate protocols: on unseen scaffolds a thin bridge over frozen
+# encoders ranks the right molecule first for between one text in ten and one in six, far
+# above chance. The paper's within-target R@1 ≈ 0.76 and MRR ≈ 0.86 are only reached when
+# single-candidate targets are counted (rank 1 by construction) and retrieval is easier (the
+# random split, the drug name in the text); over targets with two or more candidates our
+# within-target numbers are much lower, which suggests the paper's "within-target" figures
+# include singleton groups. The paper's grouped R@3 of 0.317 is lower than any of ours, so
+# its grouping differs from ours in a way we cannot recover. The numeric verdicts above are
+# computed, not written in: they change if the numbers change.
+#
+# ## Exercises
+#
+# 1. Figure 1 uses training pairs, Figure 2 test pairs. Which one says more about the paper's
+#    claim, and why?
+# 2. In Figure 5 (c), why would the diagonal stand out if the frozen spaces were already
+#    aligned?
+# 3. Pick the row of the comparison table you think the paper most likely meant, and argue it
+#    from the paper's captions in the method chapter.
+#
+# ```{dropdown} Solutions
+# 1. Figure 2: on held-out scaffolds the bridge cannot rely on having seen the molecule, so a
+#    diagonal there shows generalisation, not memory.
+# 2. If drug *i* and text *i* had the same neighbours among the 40, rows *i* of (a) and (b)
+#    would be correlated, and C[i, i] would exceed C[i, j] for j ≠ i.
+# 3. There is no single right answer; a good argument uses the captions (Figure 3 speaks of
+#    "small sets" within target, consistent with counting singletons) and the magnitudes above.
+# ```
