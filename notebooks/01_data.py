@@ -140,6 +140,17 @@ pd.DataFrame([{"view": v, "drug name": n, "text": D.text_view(example, v, n)[0]}
               for v in D.TEXT_VIEWS for n in (False, True)])
 
 # %% [markdown]
+# Stripping salt words can give two parent molecules one name: an ester prodrug such as
+# dexamethasone sodium phosphate is a different parent from dexamethasone (the phosphate is
+# bonded, not a counter-ion), yet both read "Dexamethasone". These names cover more than one
+# parent:
+
+# %%
+shared_names = pairs.groupby("drug_name").parent_inchikey.nunique()
+print(f"{(shared_names > 1).sum()} names cover more than one parent molecule:",
+      ", ".join(shared_names[shared_names > 1].index[:8]), "...")
+
+# %% [markdown]
 # Without the name, drugs that share a target and mechanism get *identical* texts, so no text
 # can tell them apart; this is why within-target retrieval depends so much on the name.
 
