@@ -105,6 +105,24 @@ def _standardise_batch(smiles: list[str]) -> list[tuple[str, str, str, str]]:
     return out
 
 
+def _worker_pool(workers: int):
+    """Processes for :func:`_standardise_batch`.
+
+    ``fork`` where the platform has it: the workers then need nothing from ``__main__``, so
+    building an index works from a script without a ``__main__`` guard, from ``python -`` and
+    from notebooks (``spawn`` re-runs the calling script in every worker). The workers only
+    run RDKit code, never torch.
+    """
+    import multiprocessing as mp
+    import sys
+    import warnings
+
+    method = "fork" if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods() else "spawn"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork of a multi-threaded process
+        return mp.get_context(method).Pool(workers)
+
+
 def _standardise_one(smiles: str, what: str = "SMILES") -> tuple[str, str]:
     from .data import DROP_REASONS
 
@@ -661,9 +679,7 @@ class Retriever:
         ok = False
         try:
             if workers > 1:
-                import multiprocessing as mp
-
-                pool = mp.get_context("spawn").Pool(workers)
+                pool = _worker_pool(workers)
             pending = None
             chunk: list = []
             for row in rows:

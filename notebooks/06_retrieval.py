@@ -1,0 +1,185 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Using the bridge: searching chemistry it never saw
+#
+# The paper's point is target-specific drug retrieval: ask "which compounds act as EGFR
+# inhibitors?" and get a ranked list. Here we load the scaffold-split bridge trained without
+# drug names (the training chapter) through the same API the `thinbridge query` command uses,
+# and search **only the held-out test molecules**: scaffolds the bridge never saw in training.
+# The hits are drawn, and judged against the mechanisms ChEMBL records for them.
+#
+# ```python
+# from thinbridge.retrieval import Retriever
+# r = Retriever.load("artifacts/runs/scaffold_rich_noname")
+# r.search_text("EGFR kinase inhibitor", k=5)        # molecules for a text
+# r.search_smiles("CC(=O)Oc1ccccc1C(=O)O", k=5)       # mechanism texts for a molecule
+# ```
+
+# %% tags=["parameters"]
+profile = "full"
+run_name = "scaffold_rich_noname"
+k = 5
+# (free-text query, a word that must appear in a hit's recorded target for it to count as right)
+queries = [
+    ("EGFR kinase inhibitor", "Epidermal growth factor receptor"),
+    ("dopamine D2 receptor antagonist", "Dopamine D2"),
+    ("glucocorticoid receptor agonist", "Glucocorticoid receptor"),
+    ("HMG-CoA reductase inhibitor", "HMG-CoA reductase"),
+    ("histamine H1 receptor antagonist", "Histamine H1"),
+    ("beta-2 adrenergic receptor agonist", "Beta-2 adrenergic"),
+    ("serotonin transporter inhibitor", "Serotonin transporter"),
+    ("cyclooxygenase inhibitor", "Cyclooxygenase"),
+]
+
+# %%
+import warnings
+
+import numpy as np
+import pandas as pd
+from IPython.display import display
+from rdkit import Chem, RDLogger
+from rdkit.Chem import Draw
+
+import thinbridge
+from thinbridge import data as D
+from thinbridge.paths import artifacts_dir
+from thinbridge.retrieval import Retriever
+
+warnings.filterwarnings("ignore")
+RDLogger.DisableLog("rdApp.*")
+thinbridge.set_progress(False)
+pd.set_option("display.max_colwidth", 70)
+ART = artifacts_dir()
+r = Retriever.load(ART / "runs" / run_name)
+pairs = r.pairs
+split = pd.read_csv(ART / "splits" / f"{r.cfg.split}_seed{r.cfg.split_seed}.tsv", sep="\t").split.to_numpy()
+test_mask = split == "test"
+test_keys = sorted(set(pairs.parent_inchikey[test_mask]))
+print(f"bridge: {r.cfg.split} split, text view {r.cfg.text_view!r}, drug name in text: {r.cfg.with_name}")
+print(f"candidates: {len(test_keys)} held-out test molecules (of {pairs.parent_inchikey.nunique()})")
+
+# %% [markdown]
+# ## Free-text queries against unseen scaffolds
+#
+# For each query: the top hits among the test molecules, and whether each hit's recorded
+# mechanism involves the queried target. The last column says how many test molecules have
+# such a mechanism at all — the best a perfect ranking could find in the top k.
+
+# %%
+def relevant_keys(word):
+    hit = pairs.target_pref_name.str.contains(word, case=False, regex=False) & test_mask
+    return set(pairs.parent_inchikey[hit])
+
+
+summary, results = [], {}
+for q, word in queries:
+    hits = r.search_text(q, k=k, candidates=test_keys)
+    rel = relevant_keys(word)
+    hits["right target"] = hits.parent_inchikey.isin(rel)
+    results[q] = hits
+    summary.append({"query": q, f"right in top {k}": int(hits["right target"].sum()),
+                    "possible": min(len(rel), k), "test molecules with the target": len(rel),
+                    "first right hit at rank": int(hits["rank"][hits["right target"]].min()) if hits["right target"].any() else None})
+summary = pd.DataFrame(summary)
+summary
+
+# %%
+print(f"precision@{k} over queries with at least one relevant test molecule: "
+      f"{summary.loc[summary.possible > 0, f'right in top {k}'].sum() / summary.loc[summary.possible > 0, 'possible'].sum():.2f} "
+      f"of what was possible")
+
+# %% [markdown]
+# ## The hits, drawn
+#
+# Each query's top hits with the name, the cosine score and a tick where ChEMBL records the
+# queried target for that molecule.
+
+# %%
+def draw(q):
+    h = results[q]
+    mols = [Chem.MolFromSmiles(s) for s in h.parent_smiles]
+    legends = [f"{n[:22]}  {s:.2f} {'✓' if ok else '✗'}" for n, s, ok in zip(h.drug_name, h.score, h["right target"])]
+    return Draw.MolsToGridImage(mols, molsPerRow=5, subImgSize=(230, 190), legends=legends)
+
+
+for q, _ in queries[:4]:
+    print(q)
+    display(draw(q))
+    display(results[q][["rank", "score", "drug_name", "molecule_chembl_id", "mechanisms"]])
+
+# %% [markdown]
+# **Reading the hits honestly.** Where the queried target has several test molecules with a
+# conserved pharmacophore (the steroid core of glucocorticoids, the statin side chain), the
+# bridge finds them from ECFP4 bits alone, on scaffolds it never saw. Where the target's
+# drugs are chemically diverse, or the query's wording is far from ChEMBL's mechanism
+# phrasing ("EGFR kinase inhibitor" vs "Epidermal growth factor receptor erbB1 inhibitor"),
+# hits drift to molecules with a *related* mechanism — another receptor of the same family,
+# the same action type — which is what a bag-of-substructures fingerprint and a small
+# sentence encoder can offer. The table above says, query by query, which of these happened;
+# the numbers, not this paragraph, are the evidence.
+#
+# ## From a molecule to mechanisms
+#
+# The other direction: a held-out molecule's SMILES, standardised to its ChEMBL parent, ranked
+# against every distinct mechanism text of the data. `known` marks texts ChEMBL records for it.
+
+# %%
+examples = pairs[test_mask].drop_duplicates("parent_inchikey").head(3)
+for row in examples.itertuples():
+    hits = r.search_smiles(row.parent_smiles, k=k)
+    rank_known = hits["rank"][hits.known]
+    print(f"{row.drug_name}: recorded mechanism ranked "
+          f"{int(rank_known.min()) if len(rank_known) else f'below {k}'}")
+    display(hits[["rank", "score", "text", "known"]])
+
+# %% [markdown]
+# ## Your own library
+#
+# `thinbridge index RUN --smiles-file FILE --out INDEX` standardises, fingerprints and embeds a
+# SMILES file in chunks and stores float32 embeddings with their ids; invalid lines are
+# reported with their line numbers, never dropped silently. Here the library is the test
+# molecules written as a SMILES file, plus one broken line to show the report.
+
+# %%
+lib = ART / "library_demo.smi"
+lines = [f"{s} {cid}" for s, cid in zip(examples.parent_smiles, examples.molecule_chembl_id)]
+lines += [f"{row.parent_smiles} {row.molecule_chembl_id}" for row in pairs[test_mask].drop_duplicates("parent_inchikey").iloc[3:60].itertuples()]
+lines.insert(2, "C1CC( not-a-smiles")
+lib.write_text("\n".join(lines) + "\n")
+info = r.build_index(lib, ART / "index_demo", show_progress=False)
+print(f"indexed {info['count']} molecules from {info['rows_read']} lines; skipped {info['skipped']}")
+skipped = pd.read_csv(ART / "index_demo" / "skipped.tsv", sep="\t")
+display(skipped)
+r.search_text("glucocorticoid receptor agonist", k=3, index=ART / "index_demo")
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Rephrase "EGFR kinase inhibitor" in ChEMBL's own words (look the target up in `pairs`).
+#    Does the first right hit move up?
+# 2. Search the *training* molecules instead of the test molecules for the same queries. Why
+#    is this an unfair test of the bridge?
+# 3. Use the WithDrug bridge (`run_name = "scaffold_rich_name"`) with a query that names a
+#    drug. What does the bridge do with a name it has never seen?
+#
+# ```{dropdown} Solutions
+# 1. `pairs[pairs.target_pref_name.str.contains("Epidermal")].mechanism_of_action.unique()`
+#    gives ChEMBL's phrasing; queries in the training texts' wording sit closer to what the
+#    text head learned.
+# 2. Training molecules were matched to their own texts during training: the bridge can
+#    recall them, so their ranks measure memory, not retrieval of new chemistry.
+# 3. The name enters only through the frozen sentence encoder; an unseen name contributes
+#    sub-word pieces (for example "-tinib", "-olol") that carry some class information, and
+#    nothing more.
+# ```
