@@ -61,7 +61,7 @@ mols = S.molecules_table(pairs)
 group_sizes = mols.groupby("scaffold").size().sort_values(ascending=False)
 print(f"{len(mols)} parent molecules, {len(group_sizes)} scaffold groups, "
       f"{(group_sizes == 1).sum()} singletons; acyclic group: {group_sizes.get(S.ACYCLIC, 0)} molecules")
-plots.bar_sizes(group_sizes.to_numpy(), "Scaffold group sizes", ART / "figures" / "scaffold_sizes.png");
+fig = plots.bar_sizes(group_sizes.to_numpy(), "Scaffold group sizes", ART / "figures" / "scaffold_sizes.png")
 group_sizes.head(5).rename("molecules").to_frame()
 
 # %% [markdown]
@@ -114,10 +114,10 @@ assert audit_df.loc["scaffold", "mean"] < audit_df.loc["random", "mean"]
 audit_df.round(3)
 
 # %%
-plots.histograms({f"{k} split": v for k, v in nn.items()},
+fig = plots.histograms({f"{k} split": v for k, v in nn.items()},
                  "Tanimoto similarity to the nearest training molecule (ECFP4)",
                  "Test molecules are further from training under the scaffold split",
-                 path=ART / "figures" / "leakage.png");
+                 path=ART / "figures" / "leakage.png")
 
 # %% [markdown]
 # ## Exercises

@@ -96,7 +96,7 @@ X.save_json({"runs": {k: f"{v['split']}_rich_{'name' if v['with_name'] else 'non
 print(f"trainable parameters per bridge: {model.n_parameters():,}")
 
 # %%
-plots.training_curves(histories, path=ART / "figures" / "training_curves.png");
+fig = plots.training_curves(histories, path=ART / "figures" / "training_curves.png")
 
 # %% [markdown]
 # The validation MRR peaks within a few epochs and then declines while the training loss keeps

@@ -73,8 +73,8 @@ print(f"trained {len(abl)} bridges; best epochs ranged {abl.best_epoch.min()}–
 # molecules (the stricter of our two within-target views; see the training chapter).
 
 # %%
-plots.ablation_plot(abl, "wt_R@1", "within-target Recall@1 (text → drug)",
-                    "Ablation on the scaffold split (mean ± sd over seeds)", path=ART / "figures" / "figure4_ablation.png");
+fig = plots.ablation_plot(abl, "wt_R@1", "within-target Recall@1 (text → drug)",
+                    "Ablation on the scaffold split (mean ± sd over seeds)", path=ART / "figures" / "figure4_ablation.png")
 
 # %% [markdown]
 # The best cells, by mean over seeds, for the grouped Recall@1 above and for the all-queries view

@@ -76,9 +76,9 @@ model, inp, untrained = bridge_and_inputs("scaffold · NoDrug")
 tr = inp.rows("train")[:K]
 zd0, zt0 = embed(untrained, inp.x_drug[tr], inp.x_text[tr])
 zd1, zt1 = embed(model, inp.x_drug[tr], inp.x_text[tr])
-plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["before training (random heads)", "after training"],
+fig = plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["before training (random heads)", "after training"],
                         f"Figure 1. Drug–text cosine similarity, first {K} training pairs (scaffold split, rich text)",
-                        path=FIG / "figure1_before_after.png");
+                        path=FIG / "figure1_before_after.png")
 
 # %% [markdown]
 # ## Figure 2: held-out scaffolds, random heads vs the trained bridge
@@ -90,9 +90,9 @@ plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["before training (random he
 te = inp.rows("test")[:K]
 zd0, zt0 = embed(untrained, inp.x_drug[te], inp.x_text[te])
 zd1, zt1 = embed(model, inp.x_drug[te], inp.x_text[te])
-plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["random heads", "trained bridge"],
+fig = plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["random heads", "trained bridge"],
                         f"Figure 2. Cosine similarity, first {K} scaffold-split test pairs",
-                        path=FIG / "figure2_test_pairs.png");
+                        path=FIG / "figure2_test_pairs.png")
 
 # %% [markdown]
 # ## Figure 3: cumulative match on the scaffold test set
@@ -111,8 +111,8 @@ for label in ("scaffold · NoDrug", "scaffold · WithDrug"):
     curves[f"within target, {label.split(' · ')[1]}"] = c["within_target"][:cmc_k]
 chance["random ranking, global"] = E.random_cmc(task, cmc_k)
 chance["random ranking, within target"] = E.random_cmc(task, cmc_k, within_target=True)
-plots.cmc_plot(curves, chance, "Figure 3. Cumulative match, scaffold split test set (text → drug)",
-               path=FIG / "figure3_cmc.png");
+fig = plots.cmc_plot(curves, chance, "Figure 3. Cumulative match, scaffold split test set (text → drug)",
+               path=FIG / "figure3_cmc.png")
 
 # %% [markdown]
 # Within a target most candidate sets are small (a median of a few molecules), so the

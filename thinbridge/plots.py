@@ -12,10 +12,29 @@ import seaborn as sns
 sns.set_theme(context="notebook", style="whitegrid")
 
 
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"
+
+
 def _save(fig, path: str | Path | None):
+    """Save as PNG when a path is given; in a notebook, display the figure once and close it.
+
+    Showing and closing explicitly (rather than relying on the inline backend's end-of-cell
+    flush) makes every executor (papermill, nbval, Jupyter) produce exactly one image per figure.
+    """
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=110, bbox_inches="tight")
+    if _in_notebook():
+        from IPython.display import display
+
+        display(fig)
+        plt.close(fig)
     return fig
 
 
