@@ -29,6 +29,7 @@ margins = [0.0, 0.05, 0.1, 0.15, 0.2]
 split_seed = 0
 text_model = None
 n_jobs = 2  # worker processes; results do not depend on it
+hard_weights = [1.0, 2.0, 4.0]  # the extra factor (at the main T and m)
 
 # %%
 import dataclasses
@@ -52,7 +53,7 @@ ART = artifacts_dir()
 DATA = ART / "data"
 base = RunConfig(split="scaffold", split_seed=split_seed, text_model=text_model, text_view="rich")
 if profile == "fast":
-    seeds, temperatures, margins = seeds[:1], [0.05, 0.07], [0.0, 0.15]
+    seeds, temperatures, margins, hard_weights = seeds[:1], [0.05, 0.07], [0.0, 0.15], [1.0, 4.0]
     base = dataclasses.replace(base, epochs=20)
 pairs = D.load_pairs(DATA)
 split = pd.read_csv(ART / "splits" / f"scaffold_seed{split_seed}.tsv", sep="\t").split.to_numpy()
@@ -99,6 +100,19 @@ for factor in ("with_name", "temperature", "margin"):
     print(abl.groupby(factor)["wt_R@1"].agg(["mean", "std"]).round(3).T.to_string(), "\n")
 
 # %% [markdown]
+# ## Beyond the paper: the hard-negative weight
+#
+# The paper weights in-batch negatives that share the anchor's target but does not report the
+# weight β. At the main T = 0.07 and m = 0.1, β = 1 is the plain InfoNCE denominator; larger β
+# pushes harder against same-target negatives.
+
+# %%
+abl_beta = X.ablation_grid(inputs, base, [base.temperature], [base.margin], seeds, n_jobs=n_jobs,
+                           show_progress=False, hard_weights=hard_weights)
+abl_beta.to_csv(ART / "ablation_hard_weight.tsv", sep="\t", index=False)
+abl_beta.groupby(["with_name", "hard_weight"])[["wt_R@1", "wt_R@1_all", "R@1", "MRR"]].agg(["mean", "std"]).round(3)
+
+# %% [markdown]
 # The paper's best cell (WithDrug, T = 0.05, m = 0.15) in our grid:
 
 # %%
@@ -114,8 +128,8 @@ cell.round(3)
 # 1. The standard deviations come from three seeds. How would you tell whether the best cell
 #    is really better than the runner-up?
 # 2. Why might a margin help *within* a target more than globally?
-# 3. Add `hard_weight` as a fourth factor (β ∈ {1, 2, 4}) with `dataclasses.replace(base, hard_weight=...)`.
-#    Why does β matter little when batches are drawn at random?
+# 3. Look at the β table. Why might the hard-negative weight matter less than one expects
+#    when batches are drawn at random?
 #
 # ```{dropdown} Solutions
 # 1. Compare the two cells seed by seed (paired, same seeds), or add seeds until the difference
@@ -123,5 +137,6 @@ cell.round(3)
 # 2. The margin demands the positive beat every negative by m in cosine, which matters most for
 #    negatives that are already close: molecules sharing the query's target.
 # 3. In a random batch of 256 out of ~2,500 training pairs, few negatives share the anchor's
-#    target, so the weight multiplies few terms; batches built target by target would change that.
+#    target, so β multiplies few terms of the denominator; batches built target by target would
+#    give it more to act on.
 # ```

@@ -44,23 +44,26 @@ def _ablation_cell(inp: Inputs, cfg: RunConfig, protocol: str) -> dict:
     zd, zt = embed(model, inp.x_drug, inp.x_text)
     res = score_embeddings(inp, zd, zt, "test", protocol, n_boot=0)["text_to_drug"]
     g, w = res["global"], res["within_target"]
-    return {"with_name": cfg.with_name, "temperature": cfg.temperature, "margin": cfg.margin, "seed": cfg.seed,
+    return {"with_name": cfg.with_name, "temperature": cfg.temperature, "margin": cfg.margin,
+            "hard_weight": cfg.hard_weight, "seed": cfg.seed,
             "wt_R@1": w["R@1"], "wt_R@3": w["R@3"], "wt_MRR": w["MRR"],
             "wt_R@1_all": w["R@1_all"], "wt_MRR_all": w["MRR_all"],
             "R@1": g["R@1"], "MRR": g["MRR"], "best_epoch": max(hist, key=lambda h: h["val_t2d_MRR"])["epoch"]}
 
 
 def ablation_grid(inputs: dict[bool, Inputs], base: RunConfig, temperatures, margins, seeds,
-                  n_jobs: int = 1, show_progress: bool = True) -> pd.DataFrame:
+                  n_jobs: int = 1, show_progress: bool = True, hard_weights=None) -> pd.DataFrame:
     """Train one bridge per (drug name in text, T, m, seed) and score it on the test split (no bootstrap).
 
-    ``inputs`` maps ``with_name`` to prepared :class:`Inputs` (same split, both text variants).
-    Each cell trains single-threaded; ``n_jobs`` worker processes run cells side by side
+    ``inputs`` maps ``with_name`` to prepared :class:`Inputs` (same split, both text variants);
+    ``hard_weights`` (default: the base config's) adds the hard-negative weight as a factor. Each cell trains single-threaded; ``n_jobs`` worker processes run cells side by side
     (results do not depend on ``n_jobs``). Returns one row per run, in grid order, with
     within-target (``wt_``) and global text -> drug metrics.
     """
-    grid = list(itertools.product(sorted(inputs), temperatures, margins, seeds))
-    cfgs = [dataclasses.replace(base, with_name=w, temperature=t, margin=m, seed=s, n_boot=0) for w, t, m, s in grid]
+    hard_weights = hard_weights or [base.hard_weight]
+    grid = list(itertools.product(sorted(inputs), temperatures, margins, hard_weights, seeds))
+    cfgs = [dataclasses.replace(base, with_name=w, temperature=t, margin=m, hard_weight=b, seed=s, n_boot=0)
+            for w, t, m, b, s in grid]
     if n_jobs == 1:
         rows = [_ablation_cell(inputs[c.with_name], c, base.protocol)
                 for c in progress(cfgs, desc="ablation", disable=not show_progress)]
