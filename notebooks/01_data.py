@@ -20,8 +20,10 @@
 # disk for the chapters that follow).
 #
 # **Data and licence.** The data are ChEMBL's: the `drug_mechanism` table joined with
-# `molecule_dictionary`, `compound_structures` and `target_dictionary` (an offline copy of
-# 3,482 rows, from around ChEMBL 26–27). ChEMBL is published by EMBL-EBI under
+# `molecule_dictionary`, `compound_structures` and `target_dictionary`. Our offline copy comes
+# from the public repository `quantori/MultiRef3D` (file `chembl_moa.tsv`, commit 0752eea,
+# added 2021); the source does not name the ChEMBL release (its molecule ids place it around
+# ChEMBL 26–27; the paper used ChEMBL 28). ChEMBL is published by EMBL-EBI under
 # [CC BY-SA 3.0](https://creativecommons.org/licenses/by-sa/3.0/); cite Mendez et al.,
 # *ChEMBL: towards direct deposition of bioassay data*, Nucleic Acids Res. 47(D1):D930–D940
 # (2019). Everything derived from it in this book carries the same licence. The file is read by

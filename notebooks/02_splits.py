@@ -18,7 +18,7 @@
 # same side, so test molecules have cores the bridge never saw. We also make a **random split**
 # (over parent molecules) as the easier reference.
 #
-# Both splits are made over *parent molecules* (salt forms were merged in chapter 1), and every
+# Both splits are made over *parent molecules* (salt forms were merged in {doc}`01_data`), and every
 # pair follows its molecule. How scaffold groups are assigned (chemprop's balanced scheme): groups
 # larger than half the validation or half the test size go first, in random order, then the
 # rest in random order; each group goes to train if train stays within 80 % of the molecules,

@@ -136,7 +136,7 @@ cell.round(3)
 #    is several standard errors; with three seeds, differences of a point or two are noise.
 # 2. The margin demands the positive beat every negative by m in cosine, which matters most for
 #    negatives that are already close: molecules sharing the query's target.
-# 3. In a random batch of 256 out of ~2,500 training pairs, few negatives share the anchor's
+# 3. In a random batch of 256 out of a few thousand training pairs, few negatives share the anchor's
 #    target, so β multiplies few terms of the denominator; batches built target by target would
 #    give it more to act on.
 # ```

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Query latency and index build throughput of thinbridge retrieval, with a NumPy baseline.
 
-    python scripts/bench_query.py                       # artifacts/runs/default -> benchmarks/query.{json,md}
+    python scripts/bench_query.py     # artifacts/runs/scaffold_rich_noname -> benchmarks/query.{json,md}
     python scripts/bench_query.py --run RUN --queries 50 --build-n 5000
 
 What is measured (all in one process, fixed seeds, figures written by this script only):
@@ -121,7 +121,8 @@ def bench_search(emb: np.ndarray, qs: np.ndarray, desc: str) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--run", default=str(ROOT / "artifacts" / "runs" / "default"))
+    ap.add_argument("--run", default=str(ROOT / "artifacts" / "runs" / "scaffold_rich_noname"),
+                    help="trained run folder (default: the scaffold-split bridge that `make book` trains)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks"), help="folder for query.json and query.md")
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--encode-queries", type=int, default=30, help="queries for the text encoding timing")

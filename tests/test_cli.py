@@ -126,8 +126,6 @@ def test_train_writes_run_folder(trained, generated_prepared):
     metrics = json.loads((run / "metrics.json").read_text())
     assert "R@1_ci95" not in metrics["test"]["text_to_drug"]["global"]  # --n-boot 0
     assert sum(metrics["split_sizes"].values()) == 61
-    # a tiny set: each command takes seconds (the first train also loads the text model)
-    assert times["run_a"] < 60 and times["run_b"] < 30 and times["evaluate"] < 30, times
 
 
 def test_evaluate_reproduces_train_metrics(trained):
@@ -200,3 +198,15 @@ def test_unknown_option_is_usage_error(capsys):
         cli.main(["prepare", "--no-such-option"])
     assert e.value.code == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_download_offline_fails_fast_with_a_hint(monkeypatch, capsys):
+    from thinbridge import data
+
+    monkeypatch.setattr(data, "_network_reachable", lambda *a, **k: False)
+    t0 = time.perf_counter()
+    rc = cli.main(["download"])
+    err = capsys.readouterr().err
+    assert rc == 2 and time.perf_counter() - t0 < 10
+    assert err.startswith("thinbridge: error:") and "--input" in err and "Traceback" not in err
+

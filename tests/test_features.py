@@ -215,6 +215,8 @@ def test_load_text_model_fails_fast_with_user_error(text_model, monkeypatch, off
     else:
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
+        # the machine has no network: probe nothing for real, answer as an offline machine would
+        monkeypatch.setattr("thinbridge.data._network_reachable", lambda *a, **k: False)
     t0 = time.perf_counter()
     with pytest.raises(UserError, match="text model"):
         F.load_text_model(name)

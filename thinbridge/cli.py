@@ -86,7 +86,8 @@ def _add_train(sub):
     p.add_argument("--dim", "-d", type=int, default=d.dim)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--protocol", choices=["distinct", "pair"], default=d.protocol)
+    p.add_argument("--protocol", choices=["distinct", "any_match", "pair"], default=d.protocol,
+                   help="retrieval candidates and what counts as correct (see thinbridge.evaluation)")
     p.add_argument("--n-boot", type=int, default=d.n_boot, help="bootstrap resamples for 95%% CIs")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_train)
@@ -134,6 +135,8 @@ def cmd_evaluate(a) -> int:
     from .train import RunConfig, load_inputs, score_run
 
     rec = read_config(a.run)
+    if not isinstance(rec.get("config"), dict):
+        raise UserError(f"{a.run}: incomplete run folder (config.json has no 'config'); train one with `thinbridge train`")
     data_dir = a.data or rec.get("data_dir")
     if not data_dir or not Path(data_dir, "pairs.tsv").is_file():
         raise UserError(f"prepared data for {a.run} not found at {data_dir}; pass --data DIR")

@@ -108,7 +108,8 @@ def _check_columns(df: pd.DataFrame, source: str) -> pd.DataFrame:
     keep = RAW_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in df.columns]
     out = df[keep].copy()
     for c in keep:
-        out[c] = out[c].fillna("").astype(str).str.strip()
+        # tabs and line breaks inside a field would break the TSV files written later
+        out[c] = out[c].fillna("").astype(str).str.replace(r"[\t\r\n]+", " ", regex=True).str.strip()
     if out.empty:
         raise UserError(f"{source}: the table has a header but no rows")
     return out.reset_index(drop=True)
@@ -204,7 +205,10 @@ def download_chembl(version: str = CHEMBL_VERSION, cache_dir: str | Path | None 
         os.environ["PYSTOW_HOME"] = str(Path(cache_dir).resolve())
     import chembl_downloader  # noqa: WPS433 (network-facing import kept local)
 
-    return Path(chembl_downloader.download_extract_sqlite(version=version))
+    try:
+        return Path(chembl_downloader.download_extract_sqlite(version=version))
+    except Exception as e:  # HTTP, disk and archive errors from the download library
+        raise UserError(f"download of ChEMBL {version} failed: {type(e).__name__}: {str(e)[:200]}") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -405,8 +409,10 @@ def prepare(input_path: str | Path, out_dir: str | Path, show_progress: bool = T
     input_path = Path(input_path)
     res = clean(load_mechanisms(input_path), show_progress=show_progress)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder")
     out.mkdir(parents=True, exist_ok=True)
-    res.pairs.to_csv(out / "pairs.tsv", sep="\t", index=False)
+    res.pairs.to_csv(out / "pairs.tsv", sep="\t", index=False, quoting=csv.QUOTE_NONE, escapechar="\\")
     res.dropped.to_csv(out / "dropped.tsv", sep="\t", index=False)
     res.merged.to_csv(out / "merged.tsv", sep="\t", index=False)
     res.report["input"] = {"name": input_path.name, "sha256": sha256_file(input_path)}
@@ -420,7 +426,10 @@ def load_pairs(data_dir: str | Path) -> pd.DataFrame:
     p = Path(data_dir) / "pairs.tsv"
     if not p.is_file():
         raise UserError(f"{data_dir}: no pairs.tsv here; run `thinbridge prepare --out {data_dir}` first")
-    df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
+    try:
+        df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE, escapechar="\\")
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise UserError(f"{p}: unreadable pairs file ({str(e).splitlines()[0]}); run `thinbridge prepare` again") from None
     missing = [c for c in PAIR_COLUMNS if c not in df.columns]
     if missing:
         raise UserError(f"{p}: not a thinbridge pairs file (missing {', '.join(missing)})")

@@ -1,13 +1,19 @@
 """From embeddings of test pairs to the metrics dictionary (both directions, two scopes).
 
 The retrieval task is defined here once. Test pairs carry a parent molecule, a text and a
-target. Two protocols, because the paper does not say which it used:
+target. Three protocols, because the paper does not say which it used:
 
 ``distinct`` (default)
     Candidates are the *distinct* test molecules (text -> drug) or *distinct* test texts
     (drug -> text). Every test pair is a query. A candidate is correct when it is the
     query's molecule (text -> drug) or a text paired with the query's molecule in the test
     set (drug -> text). Duplicates never compete with themselves.
+``any_match``
+    As ``distinct``, but a text -> drug query counts *every* test molecule paired with an
+    identical text as correct. Without the drug name many drugs share one text (same target,
+    same mechanism), and no model can tell them apart; this protocol asks the chemist's
+    question "which compounds act like this?" instead of "which one drug is this?".
+    Drug -> text is the same as under ``distinct``.
 ``pair``
     The paper-figure view: candidates are all test pairs, and only pair *i* is correct for
     query *i* (the diagonal of the similarity matrix). A drug with two targets appears twice
@@ -25,7 +31,7 @@ import pandas as pd
 
 from . import metrics as M
 
-PROTOCOLS = ("distinct", "pair")
+PROTOCOLS = ("distinct", "any_match", "pair")
 DIRECTIONS = ("text_to_drug", "drug_to_text")
 GLOBAL_KS = (1, 5, 10)
 GROUP_KS = (1, 3, 5)
@@ -67,7 +73,10 @@ def build_tasks(test_pairs: pd.DataFrame, texts: list[str], protocol: str = "dis
     mol_targets = pd.Series(tgt).groupby(mol).agg(frozenset)
     txt_targets = pd.Series(tgt).groupby(txt.astype(str)).agg(frozenset)
     pairs_set = set(zip(mol, txt))
-    t2d_pos = mol[:, None] == mol[mol_first][None, :]
+    if protocol == "any_match":
+        t2d_pos = np.array([[(m, t) in pairs_set for m in mol[mol_first]] for t in txt], dtype=bool)
+    else:
+        t2d_pos = mol[:, None] == mol[mol_first][None, :]
     d2t_pos = np.array([[(m, t) in pairs_set for t in txt[txt_first]] for m in mol], dtype=bool)
     return {
         "text_to_drug": Task(rows, mol_first, t2d_pos, tgt, [mol_targets[m] for m in mol[mol_first]], "text"),
@@ -99,9 +108,11 @@ def score_tasks(tasks: dict[str, Task], z_drug: np.ndarray, z_text: np.ndarray, 
         }
         if cmc_k:
             allowed = allowed_mask(task)
+            wt = M.ranks(s, task.positive, allowed)
             res["cmc"] = {
                 "global": M.cmc(M.ranks(s, task.positive), cmc_k).tolist(),
-                "within_target": M.cmc(M.ranks(s, task.positive, allowed), cmc_k).tolist(),
+                "within_target": M.cmc(wt[allowed.sum(1) >= 2], cmc_k).tolist(),  # groups of 2+
+                "within_target_all": M.cmc(wt, cmc_k).tolist(),  # singletons at rank 1
             }
         out[name] = res
     return out
@@ -124,10 +135,12 @@ def random_ranking(tasks: dict[str, Task]) -> dict:
 
 
 def random_cmc(task: Task, max_k: int, within_target: bool = False) -> list[float]:
-    """Expected Recall@k, k = 1..max_k, of a uniformly random ranking (the chance line of a CMC plot)."""
+    """Expected Recall@k, k = 1..max_k, of a uniformly random ranking (the chance line of a CMC plot);
+    within target over queries whose group has two or more candidates."""
     if within_target:
         allowed = allowed_mask(task)
-        n_c, n_p = allowed.sum(1), (task.positive & allowed).sum(1)
+        two = allowed.sum(1) >= 2
+        n_c, n_p = allowed.sum(1)[two], (task.positive & allowed).sum(1)[two]
     else:
         n_c, n_p = np.full(len(task.query_rows), task.positive.shape[1]), task.positive.sum(1)
     exp = M.random_expectation(n_c, n_p, ks=tuple(range(1, max_k + 1)))

@@ -83,6 +83,10 @@ def text_encoder_id(name_or_path: str | None = None) -> str:
         h = hashlib.sha256()
         for f in sorted(p.glob("*.json")):
             h.update(f.name.encode() + f.read_bytes())
+        # weights: name and size (and the first 64 KiB), so another checkpoint with the same config differs
+        for f in sorted(list(p.rglob("*.safetensors")) + list(p.rglob("*.bin"))):
+            with open(f, "rb") as fh:
+                h.update(f.name.encode() + str(f.stat().st_size).encode() + fh.read(1 << 16))
         return f"local:{p.name}:{h.hexdigest()[:12]}"
     return str(name_or_path)
 

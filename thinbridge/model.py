@@ -51,6 +51,8 @@ def save_run(run_dir: str | Path, model: Bridge, config: dict) -> None:
     from safetensors.torch import save_file
 
     run = Path(run_dir)
+    if run.exists() and not run.is_dir():
+        raise UserError(f"--out {run} is a file; give a folder for the run")
     run.mkdir(parents=True, exist_ok=True)
     cfg = dict(config)
     cfg["model"] = model.dims
