@@ -16,7 +16,7 @@
 # Two linear heads, nothing else trained (see [the method](method.md)): ECFP4 (2048) → 256 and
 # text embedding (384-d for the default all-MiniLM-L6-v2) → 256, L2-normalised, trained with the symmetric InfoNCE loss with a
 # margin on the positive and extra weight on in-batch negatives that share the anchor's target.
-# We train four bridges on the `rich` text view: scaffold and random split, each without and
+# We train four bridges (the fast profile: the two scaffold-split ones) on the `rich` text view: scaffold and random split, each without and
 # with the drug name in the text, and score each on its held-out test split against three
 # baselines: the same heads untrained (random heads), PCA+CCA fitted on the same frozen
 # features, and the exact expectation of a random ranking.
@@ -59,7 +59,7 @@ DATA = ART / "data"
 pairs = D.load_pairs(DATA)
 base = RunConfig(seed=seed, split_seed=split_seed, text_model=text_model, text_view="rich")
 if profile == "fast":
-    base = dataclasses.replace(base, epochs=20, n_boot=200)
+    base = dataclasses.replace(base, epochs=20, n_boot=100)
 print(json.dumps(base.to_dict(), indent=1))
 
 # %% [markdown]
@@ -76,6 +76,8 @@ RUNS = {
     "random · NoDrug": dict(split="random", with_name=False),
     "random · WithDrug": dict(split="random", with_name=True),
 }
+if profile == "fast":  # the scaffold-split runs only
+    RUNS = {k: v for k, v in RUNS.items() if v["split"] == "scaffold"}
 metrics, histories, meta = {}, {}, {}
 for label, kw in RUNS.items():
     cfg = dataclasses.replace(base, **kw)
@@ -165,9 +167,10 @@ w1 = pivot("text_to_drug", "within_target", "R@1")
 checks = {
     "bridge > random heads, global R@1 and MRR, every run": bool(((g1.bridge > g1.random_heads) & (gm.bridge > gm.random_heads)).all()),
     "bridge > PCA+CCA, global R@1 and MRR, every run": bool(((g1.bridge > g1.cca) & (gm.bridge > gm.cca)).all()),
-    "scaffold split below random split (bridge, global MRR, both text variants)": bool(
-        gm.bridge["scaffold · NoDrug"] < gm.bridge["random · NoDrug"] and gm.bridge["scaffold · WithDrug"] < gm.bridge["random · WithDrug"]),
 }
+if "random · NoDrug" in gm.index:
+    checks["scaffold split below random split (bridge, global MRR, both text variants)"] = bool(
+        gm.bridge["scaffold · NoDrug"] < gm.bridge["random · NoDrug"] and gm.bridge["scaffold · WithDrug"] < gm.bridge["random · WithDrug"])
 for run in g1.index:
     checks[f"within target (groups of 2+), bridge − random heads, {run}"] = round(w1.bridge[run] - w1.random_heads[run], 3)
 pd.Series(checks, name="computed").to_frame()
