@@ -85,7 +85,7 @@ def ablation_plot(df: pd.DataFrame, metric: str, ylabel: str, title: str, path: 
     d["text"] = np.where(d["with_name"], "WithDrug (name in text)", "NoDrug")
     d["T"] = d["temperature"].map(lambda t: f"T = {t:g}")
     g = sns.catplot(data=d, x="margin", y=metric, hue="T", col="text", kind="point", errorbar="sd",
-                    dodge=0.3, capsize=0.1, height=4.2, aspect=1.15, palette="viridis", markersize=4,
+                    dodge=0.3 if d["T"].nunique() > 1 else False, capsize=0.1, height=4.2, aspect=1.15, palette="viridis", markersize=4,
                     col_order=["NoDrug", "WithDrug (name in text)"])
     g.set_axis_labels("margin m", ylabel)
     g.figure.suptitle(title, y=1.03)
