@@ -255,6 +255,34 @@ def standardise_parent(smiles: str) -> tuple[str, str]:
     return psmi, key
 
 
+def _standardise_or_reason(smiles: str):
+    try:
+        return standardise_parent(smiles)
+    except _StructureError as e:
+        return e
+
+
+#: below this many distinct structures, standardise in this process
+PARALLEL_MIN = 500
+
+
+def _map_structures(smiles: list[str], show_progress: bool):
+    """:func:`standardise_parent` over many SMILES, in input order, on every core (fork) when worth it.
+
+    The ChEMBL pipeline re-reads its salt and solvent lists for every molecule, so this step
+    is CPU-bound; results do not depend on the number of processes.
+    """
+    import multiprocessing as mp
+    import os
+
+    n_proc = min(os.cpu_count() or 1, 8)
+    bar = dict(desc="standardising", total=len(smiles), disable=not show_progress)
+    if n_proc < 2 or len(smiles) < PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
+        return [_standardise_or_reason(s) for s in progress(smiles, **bar)]
+    with mp.get_context("fork").Pool(n_proc) as pool:
+        return list(progress(pool.imap(_standardise_or_reason, smiles, chunksize=32), **bar))
+
+
 # ----------------------------------------------------------------------------------------------
 # cleaning
 # ----------------------------------------------------------------------------------------------
@@ -290,12 +318,11 @@ def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
 
     parents: dict[str, tuple[str, str] | _StructureError] = {}
     canonical: dict[str, str] = {}  # RDKit's own SMILES of the input, to tell "already the parent" by structure
-    for smi in progress(sorted(set(raw["canonical_smiles"])), desc="standardising", disable=not show_progress):
-        try:
-            parents[smi] = standardise_parent(smi)
+    uniq = sorted(set(raw["canonical_smiles"]))
+    for smi, res in zip(uniq, _map_structures(uniq, show_progress)):
+        parents[smi] = res
+        if not isinstance(res, _StructureError):
             canonical[smi] = Chem.MolToSmiles(Chem.MolFromSmiles(smi))
-        except _StructureError as e:
-            parents[smi] = e
 
     dropped, kept = [], []
     for i, row in enumerate(raw.itertuples(index=False)):
