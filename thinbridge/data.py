@@ -18,7 +18,6 @@ import csv
 import hashlib
 import io
 import json
-import re
 import socket
 import sqlite3
 from dataclasses import dataclass, field

@@ -19,7 +19,6 @@ The module only needs numpy, so it can be used to score any retrieval system.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np

@@ -551,7 +551,6 @@ class Retriever:
         (``mechanisms``: list of "mechanism (target)"). With ``index`` (a folder or
         :class:`Index`): columns ``rank, score, id, smiles, parent_smiles, parent_inchikey``.
         """
-        import pandas as pd
 
         query, k = _check_query(query), _check_k(k)
         if index is not None:

@@ -173,7 +173,7 @@ def fit(inp: Inputs, cfg: RunConfig, show_progress: bool = True) -> tuple[Bridge
     val_task = E.build_tasks(inp.pairs.iloc[val_rows], [inp.texts[i] for i in val_rows], "distinct")["text_to_drug"] \
         if len(val_rows) else None
     gen = torch.Generator().manual_seed(cfg.seed)
-    best, best_state, best_epoch, history, stale = -1.0, None, 0, [], 0
+    best, best_state, history, stale = -1.0, None, [], 0
     bar = progress(range(1, cfg.epochs + 1), desc="training", disable=not show_progress)
     for epoch in bar:
         model.train()
@@ -195,7 +195,7 @@ def fit(inp: Inputs, cfg: RunConfig, show_progress: bool = True) -> tuple[Bridge
         val = _val_mrr(model, inp, val_task) if val_task is not None else -total
         history.append({"epoch": epoch, "train_loss": total / max(nb, 1), "val_t2d_MRR": val})
         if val > best:
-            best, best_epoch, stale = val, epoch, 0
+            best, stale = val, 0
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         else:
             stale += 1
