@@ -130,8 +130,8 @@ def assert_no_leak(pairs_with_split: pd.DataFrame, by_scaffold: bool = True, mol
 def split_summary(pairs: pd.DataFrame, split: pd.Series) -> pd.DataFrame:
     """Pairs, molecules, scaffolds and targets per side."""
     df = pairs.assign(split=split.values)
-    scaf = {r.parent_inchikey: murcko_scaffold(r.parent_smiles) for r in df.drop_duplicates("parent_inchikey").itertuples()}
-    df["scaffold"] = df["parent_inchikey"].map(scaf)
+    mols = molecules_table(pairs)
+    df["scaffold"] = df["parent_inchikey"].map(dict(zip(mols["parent_inchikey"], mols["scaffold"])))
     rows = []
     for s in SPLITS:
         d = df[df["split"] == s]
