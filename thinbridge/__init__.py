@@ -5,7 +5,13 @@ Modules, ground floor first: ``data`` (ChEMBL mechanisms -> pairs), ``features``
 ECFP4 and sentence embeddings, cached), ``splits`` (scaffold/random, leakage audit),
 ``metrics``, ``losses``, ``model``, ``baselines``, ``train``, ``retrieval``, ``plots``, ``cli``.
 Importing the package is cheap: heavy libraries load in the modules that need them.
+It first pins the numerical libraries' CPU kernels and thread counts
+(:mod:`thinbridge.numerics`), so that every number comes out the same on any x86-64 machine.
 """
+from . import numerics as _numerics
+
+_numerics.configure()
+
 __version__ = "0.1.0"
 
 from .errors import UserError  # noqa: F401

@@ -22,6 +22,7 @@ import torch
 
 from . import data as D
 from . import evaluation as E
+from . import numerics
 from .baselines import CCABaseline, random_heads
 from .errors import UserError
 from .features import ECFP_ID, drug_features, text_encoder_id, text_features
@@ -257,6 +258,7 @@ def run_config_record(inp: Inputs, cfg: RunConfig, data_dir: str | Path | None, 
         "data_dir": str(Path(data_dir).resolve()) if data_dir is not None else None,
         "data_hash": inp.data_hash,
         "encoders": inp.encoders,
+        "numerics": numerics.describe(),
         "training": {"epochs_run": len(history), "best_epoch": best.get("epoch"),
                      "best_val_t2d_MRR": best.get("val_t2d_MRR"),
                      "early_stopping": "validation text->drug global MRR (distinct protocol)"},
