@@ -26,13 +26,15 @@
 # ChEMBL 26–27; the paper used ChEMBL 28). ChEMBL is published by EMBL-EBI under
 # [CC BY-SA 3.0](https://creativecommons.org/licenses/by-sa/3.0/); cite Mendez et al.,
 # *ChEMBL: towards direct deposition of bioassay data*, Nucleic Acids Res. 47(D1):D930–D940
-# (2019). Everything derived from it in this book carries the same licence. The file is read by
-# path (parameter `data_path`, or the environment variable `THINBRIDGE_DATA`, or
-# `../shared/data/chembl_moa/chembl_moa.tsv` beside the checkout); users with network can
-# fetch a full ChEMBL release with `thinbridge download` and prepare it the same way.
+# (2019). Everything derived from it in this book carries the same licence. The file ships with
+# the project as `data/chembl_moa/chembl_moa.tsv` (with its provenance and licence beside it;
+# its sha256 is checked when it is read); the parameter `data_path` or the environment variable
+# `THINBRIDGE_DATA` point at another table. Users with network can fetch the current mechanism
+# table with `thinbridge download --mechanisms-only`, or a full ChEMBL release with
+# `thinbridge download`, and prepare it the same way.
 
 # %% tags=["parameters"]
-data_path = None  # None: $THINBRIDGE_DATA, else ../shared/data/chembl_moa/chembl_moa.tsv
+data_path = None  # None: $THINBRIDGE_DATA, else the shipped data/chembl_moa/chembl_moa.tsv
 text_model = None  # None: the offline all-MiniLM-L6-v2; any sentence-transformers name or folder
 profile = "full"  # "full" or "fast" (this chapter does the same work in both)
 

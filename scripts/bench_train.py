@@ -30,7 +30,7 @@ def timed(cmd: list[str]) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--input", default=None, help="mechanism table (default: $THINBRIDGE_DATA or ../shared/...)")
+    ap.add_argument("--input", default=None, help="mechanism table (default: $THINBRIDGE_DATA or the shipped data/chembl_moa/chembl_moa.tsv)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "train.json"))
     a = ap.parse_args()
     exe = [sys.executable, "-m", "thinbridge.cli"]

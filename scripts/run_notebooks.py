@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="run only these notebooks, by number or name (repeatable or comma-separated)")
     ap.add_argument("--data", metavar="PATH", default=os.environ.get(DATA_ENV) or None,
                     help=f"ChEMBL mechanism table, passed as `data_path` (default: ${DATA_ENV}; "
-                         "unset: each notebook resolves ../shared/data/... itself)")
+                         "unset: the shipped data/chembl_moa/chembl_moa.tsv)")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="any other notebook parameter, as papermill -p (repeatable)")
     ap.add_argument("--timeout", type=int, default=None,
@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     import jupytext
     import nbformat
     import papermill as pm
+
+    import thinbridge  # noqa: F401  pins CPU kernels and threads in os.environ; the kernels inherit it
     from papermill.exceptions import PapermillExecutionError
 
     params: dict = {"profile": args.profile}

@@ -6,7 +6,6 @@ cache, so later calls to :func:`thinbridge.features.load_text_model` reuse it.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -166,6 +165,7 @@ def generated_prepared(generated_tsv, tmp_path_factory) -> Path:
 
 
 def real_data_path() -> Path:
-    """The shared ChEMBL file: $THINBRIDGE_DATA if set, else ../shared/... beside the checkout."""
-    env = os.environ.get("THINBRIDGE_DATA")
-    return Path(env) if env else (ROOT / ".." / "shared" / "data" / "chembl_moa" / "chembl_moa.tsv").resolve()
+    """The real ChEMBL file: $THINBRIDGE_DATA if set, else the one shipped in data/chembl_moa/ (checksum verified)."""
+    from thinbridge.paths import resolve_data_path
+
+    return resolve_data_path(None, ROOT)

@@ -83,7 +83,7 @@ def test_sanitize_blanks_volatile_text(volatile, expected):
 @pytest.mark.parametrize("result", [
     "R@1 0.150  R@5 0.412  MRR 0.228  n_queries 312",
     "3,030 pairs, 738 targets, T=0.07, m=0.15, d=256, 2048 bits",
-    "CHEMBL25 ../shared/data/chembl_moa/chembl_moa.tsv sha256 2d0686cf",
+    "CHEMBL25 data/chembl_moa/chembl_moa.tsv sha256 2d0686cf",
     "623,104 trained parameters; 5 seeds; median rank 3",
 ])
 def test_sanitize_leaves_results_alone(result):

@@ -201,9 +201,9 @@ def test_unknown_option_is_usage_error(capsys):
 
 
 def test_download_offline_fails_fast_with_a_hint(monkeypatch, capsys):
-    from thinbridge import data
+    from thinbridge import download
 
-    monkeypatch.setattr(data, "_network_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(download, "network_reachable", lambda *a, **k: False)
     t0 = time.perf_counter()
     rc = cli.main(["download"])
     err = capsys.readouterr().err

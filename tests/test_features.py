@@ -216,7 +216,7 @@ def test_load_text_model_fails_fast_with_user_error(text_model, monkeypatch, off
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
         # the machine has no network: probe nothing for real, answer as an offline machine would
-        monkeypatch.setattr("thinbridge.data._network_reachable", lambda *a, **k: False)
+        monkeypatch.setattr("thinbridge.download.network_reachable", lambda *a, **k: False)
     t0 = time.perf_counter()
     with pytest.raises(UserError, match="text model"):
         F.load_text_model(name)
@@ -230,7 +230,7 @@ def test_offline_variable_set_after_hub_import_still_fails_fast(text_model, monk
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)  # what the hub read at import
-    monkeypatch.setattr("thinbridge.data._network_reachable", lambda *a, **k: False)  # as on this offline machine
+    monkeypatch.setattr("thinbridge.download.network_reachable", lambda *a, **k: False)  # as on this offline machine
     t0 = time.perf_counter()
     with pytest.raises(UserError, match="hub is unreachable"):
         F.load_text_model("no-such-org/no-such-thinbridge-model")

@@ -1,6 +1,6 @@
-"""The shared real ChEMBL file: one prepare (~20-30 s), then checks on what it gives.
+"""The real ChEMBL file shipped in data/chembl_moa/: one prepare (~20-30 s), then checks on what it gives.
 
-Skipped when the file is absent (set THINBRIDGE_DATA to its path). Facts checked against the
+Facts checked against the
 file's PROVENANCE.md and against the file itself: 3,482 rows, 738 targets, salt forms beside
 their parents. (PROVENANCE.md calls the baloxavir marboxil rows the exact duplicate; in the
 file those two rows differ in target (influenza A vs B polymerase) and stay two pairs; the
@@ -22,8 +22,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     path = real_data_path()
-    if not path.is_file():
-        pytest.skip(f"shared ChEMBL file not found at {path}; set THINBRIDGE_DATA")
     out = tmp_path_factory.mktemp("real_prepared")
     res = D.prepare(path, out, show_progress=False)
     return res, out, path

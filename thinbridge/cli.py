@@ -20,7 +20,7 @@ def _add_prepare(sub):
                        description="Load a mechanism table (TSV/CSV) or a ChEMBL SQLite file, standardise parents, "
                                    "de-duplicate and write pairs.tsv, report.json, dropped.tsv and merged.tsv.")
     p.add_argument("--input", "-i", help="mechanism table or ChEMBL SQLite file (default: $THINBRIDGE_DATA, "
-                                         "then ../shared/data/chembl_moa/chembl_moa.tsv)")
+                                         "then the shipped data/chembl_moa/chembl_moa.tsv)")
     p.add_argument("--out", "-o", default="artifacts/data", help="output folder (default: artifacts/data)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_prepare)
@@ -46,16 +46,30 @@ def cmd_prepare(a) -> int:
 
 
 def _add_download(sub):
-    p = sub.add_parser("download", help="fetch a pinned ChEMBL SQLite release (needs network)")
-    p.add_argument("--version", default=None, help="ChEMBL release (default: the pinned one)")
-    p.add_argument("--cache", default=None, help="cache folder (default: pystow's, ~/.data)")
+    p = sub.add_parser("download", help="fetch ChEMBL's mechanism table, or a whole SQLite release (needs network)",
+                       description="With --mechanisms-only: the current drug-mechanism table with structures and "
+                                   "targets from ChEMBL's web services (megabytes), as a TSV in the shipped file's "
+                                   "shape. Without: a pinned ChEMBL SQLite release (several GB) into a cache.")
+    p.add_argument("--mechanisms-only", action="store_true",
+                   help="only the mechanism table, through ChEMBL's web services (writes --out)")
+    p.add_argument("--out", "-o", default="artifacts/chembl_mechanisms.tsv",
+                   help="TSV to write with --mechanisms-only (default: artifacts/chembl_mechanisms.tsv)")
+    p.add_argument("--version", default=None, help="SQLite release (default: the pinned one, ChEMBL 28)")
+    p.add_argument("--cache", default=None, help="cache folder for the SQLite release (default: pystow's, ~/.data)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_download)
 
 
 def cmd_download(a) -> int:
-    from . import data
+    from . import download
 
-    path = data.download_chembl(a.version or data.CHEMBL_VERSION, a.cache)
+    if a.mechanisms_only:
+        res = download.download_mechanisms(a.out, show_progress=not a.quiet)
+        print(f"{res['chembl_release']}: {res['rows']} mechanism rows, {res['molecules']} molecules "
+              f"({res['rows_without_structure']} rows without a structure), {res['targets']} targets\n"
+              f"wrote {res['path']} and {res['path']}.json\nnext: thinbridge prepare --input {res['path']}")
+        return 0
+    path = download.download_chembl(a.version or download.CHEMBL_VERSION, a.cache)
     print(f"ChEMBL SQLite at {path}\nnext: thinbridge prepare --input {path}")
     return 0
 

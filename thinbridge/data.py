@@ -4,7 +4,7 @@ Three ways in, one table out (:data:`RAW_COLUMNS`):
 
 * :func:`load_table` — a TSV/CSV export with ChEMBL's column names;
 * :func:`load_sqlite` — a ChEMBL SQLite release, through one SQL query (:data:`SQLITE_QUERY`);
-* :func:`download_chembl` — fetch a pinned release with ``chembl_downloader`` (network only).
+* :mod:`thinbridge.download` — fetch the mechanism table or a whole release (network only).
 
 :func:`clean` then standardises every structure to its ChEMBL parent with
 ``chembl_structure_pipeline`` (salts and solvents stripped), merges rows that describe the
@@ -18,7 +18,6 @@ import csv
 import hashlib
 import io
 import json
-import socket
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +39,6 @@ RAW_COLUMNS = [
 ]
 #: optional ChEMBL columns kept when present
 OPTIONAL_COLUMNS = ["standard_inchi_key"]
-
-#: The pinned release ``thinbridge download`` fetches (the paper used ChEMBL 28).
-CHEMBL_VERSION = "28"
 
 #: One query over ChEMBL's real schema. LEFT JOINs keep mechanisms without a structure or
 #: target so that :func:`clean` can count them as dropped instead of losing them silently.
@@ -176,38 +172,6 @@ def load_mechanisms(path: str | Path) -> pd.DataFrame:
     if path.suffix.lower() in {".db", ".sqlite", ".sqlite3"} or magic.startswith(b"SQLite format 3"):
         return load_sqlite(path)
     return load_table(path)
-
-
-def _network_reachable(host: str = "ftp.ebi.ac.uk", port: int = 443, timeout: float = 3.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def download_chembl(version: str = CHEMBL_VERSION, cache_dir: str | Path | None = None) -> Path:
-    """Download and extract a ChEMBL SQLite release (several GB) into a cache; return its path.
-
-    Network only. Offline it fails within seconds with a message saying how to use a local
-    file instead. ``chembl_downloader`` is imported here, never at package import time.
-    """
-    if not _network_reachable():
-        raise UserError(
-            "cannot reach the ChEMBL download server (offline?). Point thinbridge at a local file "
-            "instead: `thinbridge prepare --input PATH` or THINBRIDGE_DATA=PATH, where PATH is a "
-            "mechanism table (TSV/CSV) or a ChEMBL SQLite file"
-        )
-    import os
-
-    if cache_dir is not None:
-        os.environ["PYSTOW_HOME"] = str(Path(cache_dir).resolve())
-    import chembl_downloader  # noqa: WPS433 (network-facing import kept local)
-
-    try:
-        return Path(chembl_downloader.download_extract_sqlite(version=version))
-    except Exception as e:  # HTTP, disk and archive errors from the download library
-        raise UserError(f"download of ChEMBL {version} failed: {type(e).__name__}: {str(e)[:200]}") from None
 
 
 # ----------------------------------------------------------------------------------------------

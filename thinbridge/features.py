@@ -107,9 +107,9 @@ def load_text_model(name_or_path: str | None = None):
     if not local and target.startswith(("/", "./", "../", "~", ".\\", "..\\")):  # a path, never a hub name
         raise UserError(f"text model folder not found: {target}")
     if not local and not _hub_offline():
-        from .data import _network_reachable
+        from .download import network_reachable
 
-        if not _network_reachable("huggingface.co", 443):
+        if not network_reachable("huggingface.co", 443):
             raise UserError(
                 f"text model {target!r} is not a local folder and the model hub is unreachable (offline?); "
                 "pass a local sentence-transformers folder, or omit --text-model for the offline all-MiniLM-L6-v2"
