@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
 
+from .config import TEXT_VIEWS
 from .errors import UserError
 from .progress import progress
 
@@ -65,7 +66,7 @@ TEXT_TEMPLATES = {
     "rich": "{mechanism}. Action type: {action}. Target: {target}{organism}.",
 }
 NAME_TEMPLATE = "{name}: {text}"
-TEXT_VIEWS = tuple(TEXT_TEMPLATES)
+assert tuple(TEXT_TEMPLATES) == TEXT_VIEWS, "the view names are defined in thinbridge.config"
 
 #: Words that name a salt, solvate or formulation rather than the drug (ChEMBL preferred names).
 SALT_WORDS = {
@@ -230,20 +231,15 @@ PARALLEL_MIN = 500
 
 
 def _map_structures(smiles: list[str], show_progress: bool):
-    """:func:`standardise_parent` over many SMILES, in input order, on every core (fork) when worth it.
+    """:func:`standardise_parent` over many SMILES, in input order, on every core when worth it.
 
     The ChEMBL pipeline re-reads its salt and solvent lists for every molecule, so this step
     is CPU-bound; results do not depend on the number of processes.
     """
-    import multiprocessing as mp
-    import os
+    from .parallel import parallel_map
 
-    n_proc = min(os.cpu_count() or 1, 8)
-    bar = dict(desc="standardising", total=len(smiles), disable=not show_progress)
-    if n_proc < 2 or len(smiles) < PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
-        return [_standardise_or_reason(s) for s in progress(smiles, **bar)]
-    with mp.get_context("fork").Pool(n_proc) as pool:
-        return list(progress(pool.imap(_standardise_or_reason, smiles, chunksize=32), **bar))
+    return parallel_map(_standardise_or_reason, smiles, n_jobs=None, desc="standardising",
+                        show_progress=show_progress, chunksize=32, min_items=PARALLEL_MIN)
 
 
 # ----------------------------------------------------------------------------------------------

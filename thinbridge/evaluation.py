@@ -30,9 +30,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as M
+from .config import PROTOCOLS
 
-PROTOCOLS = ("distinct", "any_match", "pair")
-DIRECTIONS = ("text_to_drug", "drug_to_text")
 GLOBAL_KS = (1, 5, 10)
 GROUP_KS = (1, 3, 5)
 
