@@ -54,6 +54,16 @@ def _check_query(query) -> str:
     return query.strip()
 
 
+def molecules_with_target(pairs, word: str, mask=None) -> set[str]:
+    """Parent InChIKeys of the pairs whose target name contains ``word`` (any case), among the
+    pairs selected by the boolean ``mask`` (default: all): the molecules a query about that
+    target should find."""
+    hit = pairs["target_pref_name"].str.contains(word, case=False, regex=False).to_numpy()
+    if mask is not None:
+        hit = hit & np.asarray(mask, dtype=bool)
+    return set(pairs["parent_inchikey"].to_numpy()[hit])
+
+
 class Retriever:
     """A trained bridge ready to search. Build it with :meth:`load` (also :func:`load`)."""
 

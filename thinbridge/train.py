@@ -202,11 +202,16 @@ def run_config_record(inp: Inputs, cfg: RunConfig, data_dir: str | Path | None, 
 
 
 def train_run(data_dir: str | Path, out_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | None = None,
-              show_progress: bool = True) -> dict:
-    """Prepare inputs, train, score and write ``model.safetensors``, ``config.json``, ``metrics.json``."""
+              show_progress: bool = True, pairs: pd.DataFrame | None = None, split: np.ndarray | None = None) -> dict:
+    """Prepare inputs, train, score and write ``model.safetensors``, ``config.json``, ``metrics.json``.
+
+    ``pairs`` and ``split`` (one label per pair) default to ``data_dir``'s pairs and the split
+    ``cfg`` describes; pass them to reuse what is already loaded (the book's chapters do).
+    Returns ``{"metrics", "config", "history", "model", "seconds"}``.
+    """
     cfg.validate()
     t0 = time.perf_counter()
-    inp = load_inputs(data_dir, cfg, cache_dir, show_progress=show_progress)
+    inp = load_inputs(data_dir, cfg, cache_dir, pairs=pairs, split=split, show_progress=show_progress)
     model, history = fit(inp, cfg, show_progress=show_progress)
     metrics = score_run(model, inp, cfg)
     record = run_config_record(inp, cfg, data_dir, history)
@@ -214,4 +219,5 @@ def train_run(data_dir: str | Path, out_dir: str | Path, cfg: RunConfig, cache_d
     out = Path(out_dir)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    return {"metrics": metrics, "config": record, "history": history, "seconds": time.perf_counter() - t0}
+    return {"metrics": metrics, "config": record, "history": history, "model": model,
+            "seconds": time.perf_counter() - t0}
