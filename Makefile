@@ -82,9 +82,10 @@ browser:  ## open every page of _build/html in headless Chromium; fail on broken
 publish:  ## push _build/html to the gh-pages branch (ghp-import)
 	$(PY) -m ghp_import -n -p -f $(HTML)
 
-benchmark:  ## training and query timings (scripts/bench_train.py, scripts/bench_query.py)
+benchmark:  ## training, query and command-line start-up timings (scripts/bench_*.py)
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_query.py
+	$(PY) scripts/bench_cli.py
 
 clean:  ## remove the HTML build and Python caches (keeps artifacts/ and the executed notebooks)
 	rm -rf _build .pytest_cache

@@ -39,24 +39,19 @@ text_model = None  # None: the offline all-MiniLM-L6-v2; any sentence-transforme
 profile = "full"  # "full" or "fast" (this chapter does the same work in both)
 
 # %%
+from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+
 import json
-import warnings
 
 import pandas as pd
-from IPython.display import Markdown, display
-from rdkit import RDLogger
+from IPython.display import display
 
-import thinbridge
 from thinbridge import data as D
 from thinbridge import features as F
-from thinbridge.paths import artifacts_dir, resolve_data_path
+from thinbridge.paths import resolve_data_path
 
-warnings.filterwarnings("ignore")
-RDLogger.DisableLog("rdApp.*")
-thinbridge.set_progress(False)
-pd.set_option("display.max_colwidth", 80)
-ART = artifacts_dir()
-DATA = ART / "data"
+paths = book.setup()
+DATA = paths.data
 SOURCE = resolve_data_path(data_path)
 print("input file:", SOURCE.name)
 
@@ -185,20 +180,67 @@ pd.DataFrame(F.describe_cache(DATA / "cache"))[["encoder", "rows"]]
 # %% [markdown]
 # ## Exercises
 #
-# 1. How many pairs would there be if salt forms were *not* merged into their parents, and
-#    why would that break a scaffold split?
-# 2. Find a target whose pairs all share one mechanism text. What does the `basic` view
-#    without the name give the encoder for those drugs?
-# 3. Change `TEXT_TEMPLATES["rich"]` to leave out the organism. Which cached files are reused,
-#    and which are recomputed?
+# ```{exercise}
+# :label: data-ex-salts
 #
-# ```{dropdown} Solutions
-# 1. Every merged row would be its own pair: `report["pairs"] + report["rows_merged"]` pairs.
-#    A salt and its parent have the same scaffold, but as different molecules they could be
-#    split apart only under a random split — and under a scaffold split they would still be
-#    counted as two molecules, inflating the data with near-copies.
-# 2. `pairs.groupby("target_chembl_id").mechanism_of_action.nunique() == 1` finds them; all
-#    their `basic` texts are the same string, so the text encoder gives them one embedding.
-# 3. The ECFP4 cache is reused (same SMILES, same encoder). The text caches are keyed by a hash
-#    of the texts, so changed texts get new cache files; the old ones are left untouched.
+# How many pairs would there be if salt forms were *not* merged into their parents, and
+# what would that do to a scaffold split?
+# ```
+#
+# ```{solution-start} data-ex-salts
+# :class: dropdown
+# ```
+#
+# Every merged row would be its own pair:
+
+# %%
+report["pairs"] + report["rows_merged"]
+
+# %% [markdown]
+# A salt and its parent have the same scaffold, so the scaffold split keeps them together, but
+# as two "molecules" they inflate the data with near-copies whose fingerprints differ only by
+# the counter-ion; under a random split they could land on two sides.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: data-ex-one-text
+#
+# Find the targets whose pairs all share one mechanism text. What does the `basic` view
+# without the name give the text encoder for the drugs of such a target?
+# ```
+#
+# ```{solution-start} data-ex-one-text
+# :class: dropdown
+# ```
+
+# %%
+per_target = pairs.groupby("target_chembl_id").agg(
+    molecules=("parent_inchikey", "nunique"), texts=("mechanism_of_action", "nunique"))
+one_text = per_target[(per_target.texts == 1) & (per_target.molecules >= 2)]
+print(f"{len(one_text)} targets with two or more molecules share a single mechanism text")
+
+# %% [markdown]
+# For all their drugs the `basic` view is the same string, so the text encoder gives them one
+# embedding, and no bridge can tell those drugs apart from the text alone.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: data-ex-cache
+#
+# Change `TEXT_TEMPLATES["rich"]` to leave out the organism. Which cached feature files are
+# reused, and which are recomputed?
+# ```
+#
+# ```{solution-start} data-ex-cache
+# :class: dropdown
+# ```
+#
+# The ECFP4 cache is reused (same SMILES, same encoder). Text caches are keyed by a hash of
+# the texts, so the changed texts get new cache files; the old ones stay untouched.
+#
+# ```{solution-end}
 # ```

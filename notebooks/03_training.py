@@ -35,28 +35,21 @@ split_seed = 0
 text_model = None
 
 # %%
+from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+
 import dataclasses
 import json
-import warnings
 
 import pandas as pd
 from IPython.display import display
-from rdkit import RDLogger
 
-import thinbridge
-from thinbridge import data as D
 from thinbridge import experiments as X
 from thinbridge import plots
-from thinbridge.model import save_run
-from thinbridge.paths import artifacts_dir
-from thinbridge.train import RunConfig, fit, load_inputs, run_config_record, score_run
+from thinbridge.config import RunConfig
+from thinbridge.train import train_run
 
-warnings.filterwarnings("ignore")
-RDLogger.DisableLog("rdApp.*")
-thinbridge.set_progress(False)
-ART = artifacts_dir()
-DATA = ART / "data"
-pairs = D.load_pairs(DATA)
+paths = book.setup()
+pairs = book.load_pairs(paths)
 base = RunConfig(seed=seed, split_seed=split_seed, text_model=text_model, text_view="rich")
 if profile == "fast":
     base = dataclasses.replace(base, epochs=20, n_boot=100)
@@ -78,27 +71,21 @@ RUNS = {
 }
 if profile == "fast":  # the scaffold-split runs only
     RUNS = {k: v for k, v in RUNS.items() if v["split"] == "scaffold"}
-metrics, histories, meta = {}, {}, {}
+metrics, histories, runs = {}, {}, {}
 for label, kw in RUNS.items():
     cfg = dataclasses.replace(base, **kw)
-    split = pd.read_csv(ART / "splits" / f"{cfg.split}_seed{split_seed}.tsv", sep="\t")
-    assert (split.pair_id.values == pairs.pair_id.values).all()
-    inp = load_inputs(DATA, cfg, pairs=pairs, split=split.split.to_numpy(), show_progress=False)
-    model, hist = fit(inp, cfg, show_progress=False)
-    m = score_run(model, inp, cfg)
-    run_dir = ART / "runs" / f"{cfg.split}_rich_{'name' if cfg.with_name else 'noname'}"
-    save_run(run_dir, model, run_config_record(inp, cfg, DATA, hist))
-    X.save_json(m, run_dir / "metrics.json")
-    X.save_json(hist, run_dir / "history.json")
-    metrics[label], histories[label], meta[label] = m, hist, kw
-    best = max(hist, key=lambda h: h["val_t2d_MRR"])
-    print(f"{label:20s} best epoch {best['epoch']:2d} of {len(hist)}, validation MRR {best['val_t2d_MRR']:.3f}")
-X.save_json({"runs": {k: f"{v['split']}_rich_{'name' if v['with_name'] else 'noname'}" for k, v in meta.items()},
-             "meta": meta, "config": base.to_dict()}, ART / "runs" / "main.json")
-print(f"trainable parameters per bridge: {model.n_parameters():,}")
+    split = book.load_split(paths, pairs, cfg.split, split_seed)
+    res = train_run(paths.data, paths.run_dir(cfg), cfg, pairs=pairs, split=split,
+                    show_progress=False)
+    metrics[label], histories[label], runs[label] = res["metrics"], res["history"], cfg.run_name
+    tr = res["config"]["training"]
+    print(f"{label:20s} best epoch {tr['best_epoch']:2d} of {tr['epochs_run']}, "
+          f"validation MRR {tr['best_val_t2d_MRR']:.3f}")
+X.save_json({"runs": runs, "meta": RUNS, "config": base.to_dict()}, paths.runs / "main.json")
+print(f"trainable parameters per bridge: {res['model'].n_parameters():,}")
 
 # %%
-fig = plots.training_curves(histories, path=ART / "figures" / "training_curves.png")
+fig = plots.training_curves(histories, path=paths.figure("training_curves.png"))
 
 # %% [markdown]
 # The validation MRR peaks within a few epochs and then declines while the training loss keeps
@@ -116,7 +103,7 @@ fig = plots.training_curves(histories, path=ART / "figures" / "training_curves.p
 # %%
 long = X.long_results(metrics)
 table1 = X.results_table(long)
-table1.to_csv(ART / "table1.tsv", sep="\t")
+table1.to_csv(paths.artifacts / "table1.tsv", sep="\t")
 display(table1["text_to_drug"])
 
 # %%
@@ -127,8 +114,8 @@ display(table1["drug_to_text"])
 
 # %%
 sc = metrics["scaffold · NoDrug"]["test"]
-pd.DataFrame({d: {k: sc[d]["within_target"][k] for k in ("n_queries", "n_groups", "mean_group_size", "n_queries_all", "n_groups_all")}
-              for d in sc}).T
+keys = ("n_queries", "n_groups", "mean_group_size", "n_queries_all", "n_groups_all")
+pd.DataFrame({d: {k: sc[d]["within_target"][k] for k in keys} for d in sc}).T
 
 # %% [markdown]
 # ## The other protocols
@@ -145,7 +132,8 @@ for label, m in metrics.items():
     for protocol, block in m["test_by_protocol"].items():
         g = block["text_to_drug"]["global"]
         rows.append({"run": label, "candidates": protocol, "n_candidates": g["n_candidates"],
-                     "R@1": X.fmt_ci(g["R@1"], *g["R@1_ci95"]), "MRR": X.fmt_ci(g["MRR"], *g["MRR_ci95"])})
+                     "R@1": X.fmt_ci(g["R@1"], *g["R@1_ci95"]),
+                     "MRR": X.fmt_ci(g["MRR"], *g["MRR_ci95"])})
 pd.DataFrame(rows).set_index(["run", "candidates"])
 
 # %% [markdown]
@@ -157,22 +145,22 @@ pd.DataFrame(rows).set_index(["run", "candidates"])
 # beat random heads?
 
 # %%
-def pivot(direction, scope, metric):
-    d = long[(long.direction == direction) & (long.scope == scope) & (long.metric == metric)]
-    return d.pivot(index="run", columns="model", values="value")
-
-
-g1, gm = pivot("text_to_drug", "global", "R@1"), pivot("text_to_drug", "global", "MRR")
-w1 = pivot("text_to_drug", "within_target", "R@1")
+g1 = X.pivot_metric(long, "text_to_drug", "global", "R@1")
+gm = X.pivot_metric(long, "text_to_drug", "global", "MRR")
+w1 = X.pivot_metric(long, "text_to_drug", "within_target", "R@1")
 checks = {
-    "bridge > random heads, global R@1 and MRR, every run": bool(((g1.bridge > g1.random_heads) & (gm.bridge > gm.random_heads)).all()),
-    "bridge > PCA+CCA, global R@1 and MRR, every run": bool(((g1.bridge > g1.cca) & (gm.bridge > gm.cca)).all()),
+    "bridge > random heads, global R@1 and MRR, every run":
+        bool(((g1.bridge > g1.random_heads) & (gm.bridge > gm.random_heads)).all()),
+    "bridge > PCA+CCA, global R@1 and MRR, every run":
+        bool(((g1.bridge > g1.cca) & (gm.bridge > gm.cca)).all()),
 }
 if "random · NoDrug" in gm.index:
+    b = gm.bridge
     checks["scaffold split below random split (bridge, global MRR, both text variants)"] = bool(
-        gm.bridge["scaffold · NoDrug"] < gm.bridge["random · NoDrug"] and gm.bridge["scaffold · WithDrug"] < gm.bridge["random · WithDrug"])
+        b["scaffold · NoDrug"] < b["random · NoDrug"] and b["scaffold · WithDrug"] < b["random · WithDrug"])
 for run in g1.index:
-    checks[f"within target (groups of 2+), bridge − random heads, {run}"] = round(w1.bridge[run] - w1.random_heads[run], 3)
+    checks[f"within target (groups of 2+), bridge − random heads, {run}"] = round(
+        w1.bridge[run] - w1.random_heads[run], 3)
 pd.Series(checks, name="computed").to_frame()
 
 # %% [markdown]
@@ -186,7 +174,8 @@ rows = []
 for label, m in metrics.items():
     for protocol in ("distinct", "any_match"):
         w = m["test_by_protocol"][protocol]["text_to_drug"]["within_target"]
-        rows.append({"run": label, "correct": protocol, "within-target R@1 (2+)": X.fmt_ci(w["R@1"], *w["R@1_ci95"]),
+        rows.append({"run": label, "correct": protocol,
+                     "within-target R@1 (2+)": X.fmt_ci(w["R@1"], *w["R@1_ci95"]),
                      "MRR (2+)": X.fmt_ci(w["MRR"], *w["MRR_ci95"]), "queries (2+)": w["n_queries"]})
 pd.DataFrame(rows).set_index(["run", "correct"])
 
@@ -195,19 +184,65 @@ pd.DataFrame(rows).set_index(["run", "correct"])
 #
 # ## Exercises
 #
-# 1. Re-run with `-p seed 1`. Which metrics move by more than their confidence interval?
-# 2. Why does the drug → text direction have so few within-target groups of two or more
-#    without the drug name?
-# 3. Train a bridge from the command line with `thinbridge train --data artifacts/data --out
-#    artifacts/runs/mine --margin 0 --hard-weight 1` (plain CLIP loss) and compare its
-#    `metrics.json` with `scaffold_rich_noname`.
+# ```{exercise}
+# :label: training-ex-seed
 #
-# ```{dropdown} Solutions
-# 1. Global R@1 and MRR typically move by a few points, inside the bootstrap intervals; the
-#    intervals describe query sampling, not training randomness, which {doc}`04_ablations` measures with
-#    several seeds.
-# 2. Candidates are distinct texts. Without the name, one target usually has one or two
-#    distinct rich texts (one per mechanism), so most groups have a single candidate.
-# 3. `python -c "import json; a=json.load(open('artifacts/runs/mine/metrics.json')); print(a['test']['text_to_drug']['global'])"`
-#    and the same for the other run; {doc}`04_ablations` shows how much margin and temperature matter.
+# Re-run with `-p seed 1`. Which metrics move by more than their confidence interval?
+# ```
+#
+# ```{solution-start} training-ex-seed
+# :class: dropdown
+# ```
+#
+# Global R@1 and MRR typically move by a few points, inside the bootstrap intervals: the
+# intervals describe the sampling of test queries, not training randomness, which
+# {doc}`04_ablations` measures with several seeds.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: training-ex-groups
+#
+# Why does the drug → text direction have so few within-target groups of two or more without
+# the drug name?
+# ```
+#
+# ```{solution-start} training-ex-groups
+# :class: dropdown
+# ```
+#
+# Candidates are distinct texts. Without the name, one target usually has one or two distinct
+# rich texts (one per mechanism), so most groups have a single candidate:
+
+# %%
+pd.DataFrame({label: {"queries with 2+ candidate texts": m["test"]["drug_to_text"]["within_target"]["n_queries"],
+                      "all queries": m["test"]["drug_to_text"]["within_target"]["n_queries_all"]}
+              for label, m in metrics.items()}).T
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: training-ex-clip
+#
+# Train a bridge with the plain CLIP loss (no margin, no hard-negative weight) from the command
+# line and compare its `metrics.json` with `scaffold_rich_noname`.
+# ```
+#
+# ```{solution-start} training-ex-clip
+# :class: dropdown
+# ```
+#
+# ```bash
+# thinbridge train --data artifacts/data --out artifacts/runs/clip --margin 0 --hard-weight 1
+# python -c "import json; m = json.load(open('artifacts/runs/clip/metrics.json')); \
+#     print(m['test']['text_to_drug']['global'])"
+# ```
+#
+# and the same for `artifacts/runs/scaffold_rich_noname`; {doc}`04_ablations` shows how much
+# margin and temperature matter across seeds.
+#
+# ```{solution-end}
 # ```

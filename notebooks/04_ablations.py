@@ -32,39 +32,33 @@ n_jobs = 2  # worker processes; results do not depend on it
 hard_weights = [1.0, 2.0, 4.0]  # the extra factor (at the main T and m)
 
 # %%
+from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+
 import dataclasses
-import warnings
 
-import pandas as pd
 from IPython.display import display
-from rdkit import RDLogger
 
-import thinbridge
-from thinbridge import data as D
 from thinbridge import experiments as X
 from thinbridge import plots
-from thinbridge.paths import artifacts_dir
-from thinbridge.train import RunConfig, load_inputs
+from thinbridge.config import RunConfig
+from thinbridge.train import load_inputs
 
-warnings.filterwarnings("ignore")
-RDLogger.DisableLog("rdApp.*")
-thinbridge.set_progress(False)
-ART = artifacts_dir()
-DATA = ART / "data"
+paths = book.setup()
 base = RunConfig(split="scaffold", split_seed=split_seed, text_model=text_model, text_view="rich")
 if profile == "fast":
     seeds, temperatures, margins, hard_weights = seeds[:1], [0.05], [0.0, 0.15], [1.0, 4.0]
     base = dataclasses.replace(base, epochs=20)
-pairs = D.load_pairs(DATA)
-split = pd.read_csv(ART / "splits" / f"scaffold_seed{split_seed}.tsv", sep="\t").split.to_numpy()
-inputs = {w: load_inputs(DATA, dataclasses.replace(base, with_name=w), pairs=pairs, split=split, show_progress=False)
+pairs = book.load_pairs(paths)
+split = book.load_split(paths, pairs, "scaffold", split_seed)
+inputs = {w: load_inputs(paths.data, dataclasses.replace(base, with_name=w), pairs=pairs, split=split,
+                         show_progress=False)
           for w in (False, True)}
 n_cells = 2 * len(temperatures) * len(margins)
 print(f"{n_cells} cells x {len(seeds)} seeds = {n_cells * len(seeds)} bridges to train")
 
 # %%
 abl = X.ablation_grid(inputs, base, temperatures, margins, seeds, n_jobs=n_jobs, show_progress=False)
-abl.to_csv(ART / "ablation.tsv", sep="\t", index=False)
+abl.to_csv(paths.artifacts / "ablation.tsv", sep="\t", index=False)
 print(f"trained {len(abl)} bridges; best epochs ranged {abl.best_epoch.min()}–{abl.best_epoch.max()}")
 
 # %% [markdown]
@@ -75,7 +69,8 @@ print(f"trained {len(abl)} bridges; best epochs ranged {abl.best_epoch.min()}–
 
 # %%
 fig = plots.ablation_plot(abl, "wt_R@1", "within-target Recall@1 (text → drug)",
-                    "Ablation on the scaffold split (mean ± sd over seeds)", path=ART / "figures" / "figure4_ablation.png")
+                          "Ablation on the scaffold split (mean ± sd over seeds)",
+                          path=paths.figure("figure4_ablation.png"))
 
 # %% [markdown]
 # The best cells, by mean over seeds, for the grouped Recall@1 above and for the all-queries view
@@ -109,15 +104,17 @@ for factor in ("with_name", "temperature", "margin"):
 # %%
 abl_beta = X.ablation_grid(inputs, base, [base.temperature], [base.margin], seeds, n_jobs=n_jobs,
                            show_progress=False, hard_weights=hard_weights)
-abl_beta.to_csv(ART / "ablation_hard_weight.tsv", sep="\t", index=False)
-abl_beta.groupby(["with_name", "hard_weight"])[["wt_R@1", "wt_R@1_all", "R@1", "MRR"]].agg(["mean", "std"]).round(3)
+abl_beta.to_csv(paths.artifacts / "ablation_hard_weight.tsv", sep="\t", index=False)
+cols = ["wt_R@1", "wt_R@1_all", "R@1", "MRR"]
+abl_beta.groupby(["with_name", "hard_weight"])[cols].agg(["mean", "std"]).round(3)
 
 # %% [markdown]
 # The paper's best cell (WithDrug, T = 0.05, m = 0.15) in our grid:
 
 # %%
 pb = X.PAPER_BEST_ABLATION
-cell = best[(best.with_name == pb["with_name"]) & (best.temperature == pb["temperature"]) & (best.margin == pb["margin"])]
+cell = best[(best.with_name == pb["with_name"]) & (best.temperature == pb["temperature"])
+            & (best.margin == pb["margin"])]
 rank = cell.index[0] + 1 if len(cell) else None
 print(f"rank {rank} of {len(best)} cells" if rank else "not in this grid (fast profile?)")
 cell.round(3)
@@ -125,18 +122,62 @@ cell.round(3)
 # %% [markdown]
 # ## Exercises
 #
-# 1. The standard deviations come from three seeds. How would you tell whether the best cell
-#    is really better than the runner-up?
-# 2. Why might a margin help *within* a target more than globally?
-# 3. Look at the β table. Why might the hard-negative weight matter less than one expects
-#    when batches are drawn at random?
+# ```{exercise}
+# :label: ablation-ex-runner-up
 #
-# ```{dropdown} Solutions
-# 1. Compare the two cells seed by seed (paired, same seeds), or add seeds until the difference
-#    is several standard errors; with three seeds, differences of a point or two are noise.
-# 2. The margin demands the positive beat every negative by m in cosine, which matters most for
-#    negatives that are already close: molecules sharing the query's target.
-# 3. In a random batch of 256 out of a few thousand training pairs, few negatives share the anchor's
-#    target, so β multiplies few terms of the denominator; batches built target by target would
-#    give it more to act on.
+# The standard deviations come from three seeds. How would you tell whether the best cell is
+# really better than the runner-up?
+# ```
+#
+# ```{solution-start} ablation-ex-runner-up
+# :class: dropdown
+# ```
+#
+# Compare the two cells seed by seed (paired: same seeds, same split), or add seeds until the
+# difference is several standard errors. The paired differences of the two best cells:
+
+# %%
+cells = [tuple(best.loc[i, ["with_name", "temperature", "margin"]]) for i in (0, 1)]
+per_seed = abl.set_index(["with_name", "temperature", "margin", "seed"])["wt_R@1"]
+diff = (per_seed.loc[cells[0]] - per_seed.loc[cells[1]]).round(3)
+print(f"best {cells[0]} minus runner-up {cells[1]}, per seed: {diff.to_dict()}")
+
+# %% [markdown]
+# With three seeds, differences of a point or two are noise.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: ablation-ex-margin
+#
+# Why might a margin help *within* a target more than globally?
+# ```
+#
+# ```{solution-start} ablation-ex-margin
+# :class: dropdown
+# ```
+#
+# The margin asks the positive to beat every negative by m in cosine, which matters most for
+# negatives that are already close: molecules sharing the query's target.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: ablation-ex-hard-weight
+#
+# Look at the β table. Why might the hard-negative weight matter less than one expects when
+# batches are drawn at random?
+# ```
+#
+# ```{solution-start} ablation-ex-hard-weight
+# :class: dropdown
+# ```
+#
+# In a random batch of 256 out of a few thousand training pairs, few negatives share the
+# anchor's target, so β multiplies few terms of the denominator. Batches built target by
+# target would give it more to act on.
+#
+# ```{solution-end}
 # ```

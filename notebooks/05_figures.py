@@ -23,45 +23,23 @@ K = 40  # pairs shown in the similarity matrices, as in the paper
 cmc_k = 50
 
 # %%
-import warnings
+from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
 
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
-from rdkit import RDLogger
 
-import thinbridge
-from thinbridge import data as D
 from thinbridge import evaluation as E
 from thinbridge import experiments as X
 from thinbridge import plots
-from thinbridge.baselines import random_heads
-from thinbridge.model import load_run
-from thinbridge.paths import artifacts_dir
-from thinbridge.train import RunConfig, embed, load_inputs
+from thinbridge.train import embed
 
-warnings.filterwarnings("ignore")
-RDLogger.DisableLog("rdApp.*")
-thinbridge.set_progress(False)
-ART = artifacts_dir()
-DATA = ART / "data"
-FIG = ART / "figures"
-main = X.load_json(ART / "runs" / "main.json")
-metrics = {label: X.load_json(ART / "runs" / d / "metrics.json") for label, d in main["runs"].items()}
-pairs = D.load_pairs(DATA)
-
-
-def bridge_and_inputs(label):
-    """The saved bridge of a main run, its inputs (features, split) and its random-heads twin."""
-    run = ART / "runs" / main["runs"][label]
-    model, rec = load_run(run)
-    cfg = RunConfig.from_dict(rec["config"])
-    split = pd.read_csv(ART / "splits" / f"{cfg.split}_seed{cfg.split_seed}.tsv", sep="\t").split.to_numpy()
-    inp = load_inputs(DATA, cfg, pairs=pairs, split=split, show_progress=False)
-    return model, inp, random_heads(inp.x_drug.shape[1], inp.x_text.shape[1], cfg.dim, cfg.seed)
-
-
-model, inp, untrained = bridge_and_inputs("scaffold · NoDrug")
+paths = book.setup()
+main = X.load_json(paths.runs / "main.json")
+metrics = {label: X.load_json(paths.run_dir(name) / "metrics.json") for label, name in main["runs"].items()}
+pairs = book.load_pairs(paths)
+model, inp, untrained = X.bridge_and_inputs(paths.run_dir(main["runs"]["scaffold · NoDrug"]), paths.data,
+                                            pairs, paths.splits)
 
 # %% [markdown]
 # ## Figure 1: the rich-text ECFP4 bridge before and after training
@@ -77,8 +55,9 @@ tr = inp.rows("train")[:K]
 zd0, zt0 = embed(untrained, inp.x_drug[tr], inp.x_text[tr])
 zd1, zt1 = embed(model, inp.x_drug[tr], inp.x_text[tr])
 fig = plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["before training (random heads)", "after training"],
-                        f"Figure 1. Drug–text cosine similarity, first {K} training pairs (scaffold split, rich text)",
-                        path=FIG / "figure1_before_after.png")
+                              f"Figure 1. Drug–text cosine similarity, first {K} training pairs "
+                              "(scaffold split, rich text)",
+                              path=paths.figure("figure1_before_after.png"))
 
 # %% [markdown]
 # ## Figure 2: held-out scaffolds, random heads vs the trained bridge
@@ -91,8 +70,8 @@ te = inp.rows("test")[:K]
 zd0, zt0 = embed(untrained, inp.x_drug[te], inp.x_text[te])
 zd1, zt1 = embed(model, inp.x_drug[te], inp.x_text[te])
 fig = plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["random heads", "trained bridge"],
-                        f"Figure 2. Cosine similarity, first {K} scaffold-split test pairs",
-                        path=FIG / "figure2_test_pairs.png")
+                              f"Figure 2. Cosine similarity, first {K} scaffold-split test pairs",
+                              path=paths.figure("figure2_test_pairs.png"))
 
 # %% [markdown]
 # ## Figure 3: cumulative match on the scaffold test set
@@ -114,7 +93,7 @@ for label in ("scaffold · NoDrug", "scaffold · WithDrug"):
 chance["random ranking, global"] = E.random_cmc(task, cmc_k)
 chance["random ranking, within target"] = E.random_cmc(task, cmc_k, within_target=True)
 fig = plots.cmc_plot(curves, chance, "Figure 3. Cumulative match, scaffold split test set (text → drug)",
-               path=FIG / "figure3_cmc.png")
+                     path=paths.figure("figure3_cmc.png"))
 
 # %% [markdown]
 # Within a target most candidate sets are small, so the within-target curves saturate within a
@@ -125,7 +104,8 @@ sizes = E.allowed_mask(task).sum(1)
 print(f"within-target candidate sets: median {np.median(sizes):.0f}, max {sizes.max()}; "
       f"{(sizes >= 2).sum()} of {len(sizes)} queries have two or more candidates; "
       f"global: {task.positive.shape[1]} candidates")
-#
+
+# %% [markdown]
 # ## Figure 5: the frozen encoders alone
 #
 # Before any bridge, the two frozen spaces share no coordinates (2048 fingerprint bits vs 384
@@ -145,18 +125,13 @@ print(f"within-target candidate sets: median {np.median(sizes):.0f}, max {sizes.
 # the trained bridge fills.
 
 # %%
-idx = np.arange(K)
-fp = inp.x_drug[idx].astype(float)
-fp /= np.linalg.norm(fp, axis=1, keepdims=True)
-tx = inp.x_text[idx] / np.linalg.norm(inp.x_text[idx], axis=1, keepdims=True)
-s_drug, s_text = fp @ fp.T, tx @ tx.T
-cross = np.corrcoef(s_drug, s_text)[:K, K:]
+s_drug, s_text, cross = X.second_order_similarity(inp.x_drug[:K], inp.x_text[:K])
 fig = plots.similarity_panels([s_drug, s_text, cross],
                               ["(a) drug–drug, ECFP4 cosine", "(b) text–text, embedding cosine",
                                "(c) cross-modal second-order similarity"],
                               f"Figure 5. The frozen encoders alone, first {K} pairs (rich text)",
                               xlabel="item j", ylabel="item i", vmin=-1, vmax=1, cbar_label="cosine / correlation",
-                              path=FIG / "figure5_frozen.png")
+                              path=paths.figure("figure5_frozen.png"))
 diag, off = np.diag(cross).mean(), cross[~np.eye(K, dtype=bool)].mean()
 print(f"diagonal of (c): mean {diag:.3f}; off-diagonal: mean {off:.3f}")
 assert diag > off, "the prose below says second-order similarity finds shared structure"
@@ -186,7 +161,7 @@ short.assign(model=short.model.map(X.MODEL_LABELS), col=short.scope + " " + shor
 # text → drug (the direction of "drug retrieval").
 
 # %%
-abl_path = ART / "ablation.tsv"
+abl_path = paths.artifacts / "ablation.tsv"
 abl = pd.read_csv(abl_path, sep="\t") if abl_path.exists() else None
 cmp = X.paper_comparison(metrics, main["meta"], abl)
 num = cmp[cmp["difference"].notna()].copy()
@@ -240,18 +215,58 @@ display(Markdown("\n".join(lines)))
 #
 # ## Exercises
 #
-# 1. Figure 1 uses training pairs, Figure 2 test pairs. Which one says more about the paper's
-#    claim, and why?
-# 2. In Figure 5 (c), why would the diagonal stand out if the frozen spaces were already
-#    aligned?
-# 3. Pick the row of the comparison table you think the paper most likely meant, and argue it
-#    from the paper's captions in the method chapter.
+# ```{exercise}
+# :label: figures-ex-train-test
 #
-# ```{dropdown} Solutions
-# 1. Figure 2: on held-out scaffolds the bridge cannot rely on having seen the molecule, so a
-#    diagonal there shows generalisation, not memory.
-# 2. If drug *i* and text *i* had the same neighbours among the 40, rows *i* of (a) and (b)
-#    would be correlated, and C[i, i] would exceed C[i, j] for j ≠ i.
-# 3. There is no single right answer; a good argument uses the captions (Figure 3 speaks of
-#    "small sets" within target, consistent with counting singletons) and the magnitudes above.
+# Figure 1 uses training pairs, Figure 2 test pairs. Which one says more about the paper's
+# claim, and why?
+# ```
+#
+# ```{solution-start} figures-ex-train-test
+# :class: dropdown
+# ```
+#
+# Figure 2: on held-out scaffolds the bridge cannot rely on having seen the molecule, so a
+# diagonal there shows generalisation, not memory.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: figures-ex-second-order
+#
+# In Figure 5 (c), why would the diagonal stand out if the frozen spaces were already aligned?
+# Check how often C[i, i] is the largest entry of its row.
+# ```
+#
+# ```{solution-start} figures-ex-second-order
+# :class: dropdown
+# ```
+#
+# If drug *i* and text *i* had the same neighbours among the 40, rows *i* of (a) and (b)
+# would be correlated, and C[i, i] would exceed C[i, j] for j ≠ i:
+
+# %%
+top = (cross.argmax(axis=1) == np.arange(K)).sum()
+print(f"C[i, i] is the largest entry of its row for {top} of {K} items")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: figures-ex-protocol
+#
+# Pick the row of the comparison table you think the paper most likely meant, and argue it
+# from the paper's captions in the method chapter.
+# ```
+#
+# ```{solution-start} figures-ex-protocol
+# :class: dropdown
+# ```
+#
+# There is no single right answer; a good argument uses the captions (Figure 3 speaks of
+# "small sets" within target, consistent with counting singletons) and the magnitudes above.
+#
+# ```{solution-end}
 # ```

@@ -43,27 +43,18 @@ queries = [
 ]
 
 # %%
-import warnings
+from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
 
-import numpy as np
 import pandas as pd
 from IPython.display import display
-from rdkit import Chem, RDLogger
-from rdkit.Chem import Draw
 
-import thinbridge
-from thinbridge import data as D
-from thinbridge.paths import artifacts_dir
-from thinbridge.retrieval import Retriever
+from thinbridge import plots
+from thinbridge.retrieval import Retriever, molecules_with_target
 
-warnings.filterwarnings("ignore")
-RDLogger.DisableLog("rdApp.*")
-thinbridge.set_progress(False)
-pd.set_option("display.max_colwidth", 70)
-ART = artifacts_dir()
-r = Retriever.load(ART / "runs" / run_name)
+paths = book.setup(max_colwidth=70)
+r = Retriever.load(paths.run_dir(run_name))
 pairs = r.pairs
-split = pd.read_csv(ART / "splits" / f"{r.cfg.split}_seed{r.cfg.split_seed}.tsv", sep="\t").split.to_numpy()
+split = book.load_split(paths, pairs, r.cfg.split, r.cfg.split_seed)
 test_mask = split == "test"
 test_keys = sorted(set(pairs.parent_inchikey[test_mask]))
 print(f"bridge: {r.cfg.split} split, text view {r.cfg.text_view!r}, drug name in text: {r.cfg.with_name}")
@@ -77,27 +68,23 @@ print(f"candidates: {len(test_keys)} held-out test molecules (of {pairs.parent_i
 # such a mechanism at all — the best a perfect ranking could find in the top k.
 
 # %%
-def relevant_keys(word):
-    hit = pairs.target_pref_name.str.contains(word, case=False, regex=False) & test_mask
-    return set(pairs.parent_inchikey[hit])
-
-
 summary, results = [], {}
 for q, word in queries:
     hits = r.search_text(q, k=k, candidates=test_keys)
-    rel = relevant_keys(word)
+    rel = molecules_with_target(pairs, word, test_mask)
     hits["right target"] = hits.parent_inchikey.isin(rel)
     results[q] = hits
     summary.append({"query": q, f"right in top {k}": int(hits["right target"].sum()),
                     "possible": min(len(rel), k), "test molecules with the target": len(rel),
-                    "first right hit at rank": int(hits["rank"][hits["right target"]].min()) if hits["right target"].any() else None})
+                    "first right hit at rank":
+                        int(hits["rank"][hits["right target"]].min()) if hits["right target"].any() else None})
 summary = pd.DataFrame(summary)
 summary
 
 # %%
+answerable = summary[summary.possible > 0]
 print(f"precision@{k} over queries with at least one relevant test molecule: "
-      f"{summary.loc[summary.possible > 0, f'right in top {k}'].sum() / summary.loc[summary.possible > 0, 'possible'].sum():.2f} "
-      f"of what was possible")
+      f"{answerable[f'right in top {k}'].sum() / answerable['possible'].sum():.2f} of what was possible")
 
 # %% [markdown]
 # ## The hits, drawn
@@ -106,16 +93,9 @@ print(f"precision@{k} over queries with at least one relevant test molecule: "
 # queried target for that molecule.
 
 # %%
-def draw(q):
-    h = results[q]
-    mols = [Chem.MolFromSmiles(s) for s in h.parent_smiles]
-    legends = [f"{n[:22]}  {s:.2f} {'✓' if ok else '✗'}" for n, s, ok in zip(h.drug_name, h.score, h["right target"])]
-    return Draw.MolsToGridImage(mols, molsPerRow=5, subImgSize=(230, 190), legends=legends)
-
-
 for q, _ in queries[:4]:
     print(q)
-    display(draw(q))
+    display(plots.draw_hits(results[q], correct="right target"))
     display(results[q][["rank", "score", "drug_name", "molecule_chembl_id", "mechanisms"]])
 
 # %% [markdown]
@@ -125,14 +105,16 @@ for q, _ in queries[:4]:
 s = summary.set_index("query")
 right = f"right in top {k}"
 d2 = results["dopamine D2 receptor antagonist"]
+hmg = s.loc["HMG-CoA reductase inhibitor"]
 checks = {
     "glucocorticoid query: every hit right": bool(s.loc["glucocorticoid receptor agonist", right] == k),
-    "HMG-CoA query: the only test statin at rank 1": bool(s.loc["HMG-CoA reductase inhibitor", "test molecules with the target"] == 1
-                                                         and s.loc["HMG-CoA reductase inhibitor", "first right hit at rank"] == 1),
+    "HMG-CoA query: the only test statin at rank 1":
+        bool(hmg["test molecules with the target"] == 1 and hmg["first right hit at rank"] == 1),
     "EGFR query: some hits right, some not": bool(0 < s.loc["EGFR kinase inhibitor", right] < k),
     "H1 query: no hit right": bool(s.loc["histamine H1 receptor antagonist", right] == 0),
-    "D2 query: a D2 agonist counted right": any("agonist" in str(m).lower() and "antagonist" not in str(m).lower()
-                                                for m in d2.loc[d2["right target"], "mechanisms"]),
+    "D2 query: a D2 agonist counted right":
+        any("agonist" in str(m).lower() and "antagonist" not in str(m).lower()
+            for m in d2.loc[d2["right target"], "mechanisms"]),
 }
 assert all(checks.values()), checks
 pd.Series(checks, name="holds").to_frame()
@@ -170,34 +152,79 @@ for row in examples.itertuples():
 # molecules written as a SMILES file, plus one broken line to show the report.
 
 # %%
-lib = ART / "library_demo.smi"
+lib = paths.artifacts / "library_demo.smi"
 lines = [f"{s} {cid}" for s, cid in zip(examples.parent_smiles, examples.molecule_chembl_id)]
-lines += [f"{row.parent_smiles} {row.molecule_chembl_id}" for row in pairs[test_mask].drop_duplicates("parent_inchikey").iloc[3:60].itertuples()]
+more = pairs[test_mask].drop_duplicates("parent_inchikey").iloc[3:60]
+lines += [f"{row.parent_smiles} {row.molecule_chembl_id}" for row in more.itertuples()]
 lines.insert(2, "C1CC( not-a-smiles")
 lib.write_text("\n".join(lines) + "\n")
-info = r.build_index(lib, ART / "index_demo", show_progress=False)
+info = r.build_index(lib, paths.artifacts / "index_demo", show_progress=False)
 print(f"indexed {info['count']} molecules from {info['rows_read']} lines; skipped {info['skipped']}")
-skipped = pd.read_csv(ART / "index_demo" / "skipped.tsv", sep="\t")
+skipped = pd.read_csv(paths.artifacts / "index_demo" / "skipped.tsv", sep="\t")
 display(skipped)
-r.search_text("glucocorticoid receptor agonist", k=3, index=ART / "index_demo")
+r.search_text("glucocorticoid receptor agonist", k=3, index=paths.artifacts / "index_demo")
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Rephrase "EGFR kinase inhibitor" in ChEMBL's own words (look the target up in `pairs`).
-#    Does the first right hit move up?
-# 2. Search the *training* molecules instead of the test molecules for the same queries. Why
-#    is this an unfair test of the bridge?
-# 3. Use the WithDrug bridge (`run_name = "scaffold_rich_name"`) with a query that names a
-#    drug. What does the bridge do with a name it has never seen?
+# ```{exercise}
+# :label: retrieval-ex-wording
 #
-# ```{dropdown} Solutions
-# 1. `pairs[pairs.target_pref_name.str.contains("Epidermal")].mechanism_of_action.unique()`
-#    gives ChEMBL's phrasing; queries in the training texts' wording sit closer to what the
-#    text head learned.
-# 2. Training molecules were matched to their own texts during training: the bridge can
-#    recall them, so their ranks measure memory, not retrieval of new chemistry.
-# 3. The name enters only through the frozen sentence encoder; an unseen name contributes
-#    sub-word pieces (for example "-tinib", "-olol") that carry some class information, and
-#    nothing more.
+# Rephrase "EGFR kinase inhibitor" in ChEMBL's own words (look the target up in `pairs`).
+# Does the first right hit move up?
+# ```
+#
+# ```{solution-start} retrieval-ex-wording
+# :class: dropdown
+# ```
+#
+# ChEMBL's phrasing, then the same search with it:
+
+# %%
+egfr = pairs[pairs.target_pref_name.str.contains("Epidermal growth factor receptor", regex=False)]
+wording = egfr.mechanism_of_action.value_counts().index[0]
+hits = r.search_text(wording, k=k, candidates=test_keys)
+rel = molecules_with_target(pairs, "Epidermal growth factor receptor", test_mask)
+print(f"{wording!r}: {int(hits.parent_inchikey.isin(rel).sum())} of the top {k} right "
+      f"(the short query: {int(summary.set_index('query').loc['EGFR kinase inhibitor', right])})")
+
+# %% [markdown]
+# Queries in the training texts' wording sit closer to what the text head learned.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: retrieval-ex-train
+#
+# Search the *training* molecules instead of the test molecules for the same queries. Why is
+# this an unfair test of the bridge?
+# ```
+#
+# ```{solution-start} retrieval-ex-train
+# :class: dropdown
+# ```
+#
+# Training molecules were matched to their own texts during training: the bridge can recall
+# them, so their ranks measure memory, not retrieval of new chemistry.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: retrieval-ex-name
+#
+# Use the WithDrug bridge (`run_name = "scaffold_rich_name"`) with a query that names a drug.
+# What does the bridge do with a name it has never seen?
+# ```
+#
+# ```{solution-start} retrieval-ex-name
+# :class: dropdown
+# ```
+#
+# The name enters only through the frozen sentence encoder; an unseen name contributes
+# sub-word pieces (for example "-tinib", "-olol") that carry some class information, and
+# nothing more.
+#
+# ```{solution-end}
 # ```

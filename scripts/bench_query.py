@@ -18,7 +18,7 @@ What is measured (all in one process, fixed seeds, figures written by this scrip
   runs them, chunk by chunk (4096 rows): the drug head (``Retriever._encode_drug``) on
   synthetic 2048-bit uint8 fingerprints (~50 bits set per row, seeded; generated outside the
   timing, one chunk at a time, so memory stays at a chunk) and the float32 embeddings written
-  with the index's own ``_Float32Writer`` into a temporary folder (page cache, no fsync, as
+  with the index's own ``Float32Writer`` into a temporary folder (page cache, no fsync, as
   in ``build_index``). The full pipeline at 10^5 and 10^6 is given only as an estimate
   (size / the measured full-pipeline rate), labelled as such;
 * **search**: top-10 of ``emb @ q`` by ``thinbridge.retrieval.top_k`` (argpartition + sort of
@@ -109,18 +109,18 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
 
     Each chunk: ``bits`` random positions (with replacement, so a few rows have fewer) of a
     uint8 ``(chunk, in_features)`` array are set (untimed), then ``r._encode_drug`` and
-    ``_Float32Writer.write`` are timed; ``close`` (the header) counts as write time.
+    ``Float32Writer.write`` are timed; ``close`` (the header) counts as write time.
     One untimed warm-up chunk goes through the head first.
     """
     from thinbridge.progress import progress
-    from thinbridge.retrieval import _HEADER_RESERVE, INDEX_EMBEDDINGS, INDEX_FORMAT, _Float32Writer
+    from thinbridge.index import _HEADER_RESERVE, INDEX_EMBEDDINGS, INDEX_FORMAT, Float32Writer
 
     n_bits = r.model.drug_head.in_features
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / INDEX_EMBEDDINGS
     r._encode_drug(np.zeros((min(chunk, n), n_bits), dtype=np.uint8))  # warm-up, untimed
-    writer = _Float32Writer(path, dim)
+    writer = Float32Writer(path, dim)
     t_gen = t_head = t_write = 0.0
     set_bits = 0
     try:
@@ -148,7 +148,7 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
     if writer.n != n or size != 8 + _HEADER_RESERVE + n * dim * 4:
         raise RuntimeError(f"head + write benchmark: wrote {writer.n} rows, {size} bytes for n={n}")
     seconds = t_head + t_write
-    return {"n": int(n), "stages": "drug head + float32 write (_Float32Writer)",
+    return {"n": int(n), "stages": "drug head + float32 write (Float32Writer)",
             "input": f"synthetic {n_bits}-bit uint8 fingerprints, ~{bits} bits set per row "
                      f"(mean {set_bits / n:.1f}), seed {seed}",
             "chunk_size": chunk, "seconds": seconds, "head_s": t_head, "write_s": t_write,
@@ -199,7 +199,9 @@ def main(argv=None) -> int:
 
     from thinbridge import __version__
     from thinbridge.errors import UserError
-    from thinbridge.retrieval import CHUNK_SIZE, Index, Retriever
+    from thinbridge.config import CHUNK_SIZE
+    from thinbridge.index import Index
+    from thinbridge.retrieval import Retriever
 
     t_start = time.perf_counter()
     load_start = os.getloadavg()
@@ -350,7 +352,7 @@ def markdown(res: dict) -> str:
         "* **Head + write, synthetic fingerprints** (measured at every size): only the stages that need no "
         "chemistry, run as `build_index` runs them, in chunks of "
         f"{hw0['chunk_size'] if hw0 else ''} rows: the drug head (`Retriever._encode_drug`) and the float32 "
-        "write with the index's own `_Float32Writer` into a temporary folder (page cache, no fsync). "
+        "write with the index's own `Float32Writer` into a temporary folder (page cache, no fsync). "
         "Input: synthetic 2048-bit uint8 fingerprints, ~50 bits set per row (seeded per size), generated "
         "chunk by chunk outside the timing (memory stays at one chunk). Standardisation, "
         "ECFP4 and the ids table are not in these figures.",

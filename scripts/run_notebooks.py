@@ -101,6 +101,9 @@ def clean(path: Path) -> list[str]:
     nb.metadata.pop("jupytext", None)  # the executed copy is not paired with the source
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]  # kept in the .ipynb, not shown on the page
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         for out in cell.get("outputs", []):

@@ -99,7 +99,9 @@ def test_runner_strips_volatile_metadata(tmp_path, monkeypatch):
     cell = nbformat.v4.new_code_cell("print(1)")
     cell.metadata["papermill"] = {"start_time": "t0", "duration": 0.1}
     cell.metadata["execution"] = {"iopub.status.busy": "t0"}
-    nb.cells = [nbformat.v4.new_markdown_cell("# T"), cell, nbformat.v4.new_code_cell("print(1)")]
+    injected = nbformat.v4.new_code_cell("# Parameters\nprofile = 'fast'")
+    injected.metadata["tags"] = ["injected-parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# T"), injected, cell, nbformat.v4.new_code_cell("print(1)")]
     path = tmp_path / "01_x.ipynb"
     nbformat.write(nb, path)
 
@@ -110,6 +112,7 @@ def test_runner_strips_volatile_metadata(tmp_path, monkeypatch):
     assert "jupytext" not in out.metadata
     assert out.metadata["kernelspec"]["name"] == "python3"
     assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in out.cells)
+    assert out.cells[1].metadata["tags"] == ["injected-parameters", "remove-cell"]  # kept, not on the page
     ids = [c["id"] for c in out.cells]
     assert len(set(ids)) == len(ids)  # two identical cells still get distinct ids
     rn.clean(path)

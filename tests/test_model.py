@@ -120,3 +120,20 @@ def test_save_does_not_mutate_config_and_loads_on_cpu(tmp_path):
     model, _ = load_run(tmp_path / "r")
     assert all(p.device.type == "cpu" for p in model.parameters())
     assert np.isfinite(model.drug_head.weight.detach().numpy()).all()
+
+
+def test_embed_is_encode_in_numpy_and_checks_widths():
+    import numpy as np
+
+    from thinbridge.errors import UserError
+
+    torch.manual_seed(0)
+    m = Bridge(16, 8, 4)
+    x = (np.random.default_rng(0).random((5, 16)) < 0.3).astype(np.uint8)
+    z = m.embed(x, "drug", batch=2)
+    with torch.no_grad():
+        ref = m.encode_drug(torch.as_tensor(x, dtype=torch.float32)).numpy()
+    np.testing.assert_array_equal(z, ref)
+    assert z.dtype == np.float32 and np.allclose(np.linalg.norm(z, axis=1), 1, atol=1e-6)
+    with pytest.raises(UserError, match="expects 8 columns"):
+        m.embed(np.zeros((2, 5)), "text")

@@ -15,6 +15,7 @@ import pytest
 
 from thinbridge import data as D
 from thinbridge import retrieval as R
+from thinbridge.index import Index
 from thinbridge.cli import main
 from thinbridge.errors import UserError
 from thinbridge.model import save_run
@@ -202,7 +203,7 @@ def test_index_build_report_and_query(world, capsys, tmp_path):
     assert manifest["source"]["name"] == "lib.smi" and manifest["run"]["encoders"]["drug"] == "ecfp4-morgan-r2-2048"
     emb = load_file(str(idx / "embeddings.safetensors"))["embeddings"]
     assert emb.shape == (4, 256) and emb.dtype == np.float32
-    index = R.Index.load(idx)
+    index = Index.load(idx)
     assert index.table["id"].tolist() == ["gef-1", "aspirin-sodium", "line6", "ethanol, absolute"]
     assert index.table["line"].tolist() == ["2", "3", "6", "7"]
     assert index.table["parent_smiles"][1] == ASPIRIN
@@ -224,7 +225,7 @@ def test_index_csv_header_columns_and_chunks(world, tmp_path):
     res = world["retriever"].build_index(lib, tmp_path / "idx", chunk_size=1, show_progress=False)
     assert (res["count"], res["skipped"], res["rows_read"]) == (2, 2, 4)
     assert [(e["line"], e["reason"]) for e in res["skipped_examples"]] == [(3, "missing_smiles"), (5, "invalid_smiles")]
-    index = R.Index.load(tmp_path / "idx")
+    index = Index.load(tmp_path / "idx")
     assert index.table["id"].tolist() == ["gef", "asp"] and index.manifest["source"]["smiles_column"] == "smiles"
     assert index.manifest["source"]["id_column"] == "name"
 
@@ -235,8 +236,8 @@ def test_index_parallel_matches_serial(world, tmp_path):
     a = r.build_index(lib, tmp_path / "serial", workers=1, show_progress=False)
     b = r.build_index(lib, tmp_path / "parallel", workers=2, chunk_size=2, show_progress=False)
     assert (a["count"], a["skipped"]) == (b["count"], b["skipped"]) == (4, 1) and b["workers"] == 2
-    np.testing.assert_allclose(R.Index.load(tmp_path / "serial").embeddings,
-                               R.Index.load(tmp_path / "parallel").embeddings, atol=1e-6)
+    np.testing.assert_allclose(Index.load(tmp_path / "serial").embeddings,
+                               Index.load(tmp_path / "parallel").embeddings, atol=1e-6)
 
 
 def test_index_from_another_run_is_refused(world, capsys, tmp_path):

@@ -75,21 +75,21 @@ def cmd_download(a) -> int:
 
 
 def _add_train(sub):
-    from .train import RunConfig
+    from .config import SPLIT_KINDS, TEXT_VIEWS, PROTOCOLS, RunConfig
 
     d = RunConfig()
     p = sub.add_parser("train", help="train a bridge and score it (writes model.safetensors, config.json, metrics.json)")
     p.add_argument("--data", required=True, help="folder written by `thinbridge prepare`")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--cache", default=None, help="feature cache folder (default: DATA/cache)")
-    p.add_argument("--split", choices=["scaffold", "random"], default=d.split)
+    p.add_argument("--split", choices=SPLIT_KINDS, default=d.split)
     p.add_argument("--split-seed", type=int, default=d.split_seed)
     p.add_argument("--seed", type=int, default=d.seed, help="initialisation and batch-order seed")
     p.add_argument("--temperature", "-T", type=float, default=d.temperature)
     p.add_argument("--margin", "-m", type=float, default=d.margin)
     p.add_argument("--hard-weight", type=float, default=d.hard_weight,
                    help="weight of in-batch negatives sharing the anchor's target (1 = plain InfoNCE)")
-    p.add_argument("--text-view", choices=["basic", "rich"], default=d.text_view)
+    p.add_argument("--text-view", choices=TEXT_VIEWS, default=d.text_view)
     name = p.add_mutually_exclusive_group()
     name.add_argument("--with-name", dest="with_name", action="store_true", default=d.with_name,
                       help="put the drug name in the text")
@@ -100,7 +100,7 @@ def _add_train(sub):
     p.add_argument("--dim", "-d", type=int, default=d.dim)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--protocol", choices=["distinct", "any_match", "pair"], default=d.protocol,
+    p.add_argument("--protocol", choices=PROTOCOLS, default=d.protocol,
                    help="retrieval candidates and what counts as correct (see thinbridge.evaluation)")
     p.add_argument("--n-boot", type=int, default=d.n_boot, help="bootstrap resamples for 95%% CIs")
     p.add_argument("--quiet", "-q", action="store_true")
@@ -108,7 +108,8 @@ def _add_train(sub):
 
 
 def cmd_train(a) -> int:
-    from .train import RunConfig, train_run
+    from .config import RunConfig
+    from .train import train_run
 
     cfg = RunConfig(split=a.split, split_seed=a.split_seed, seed=a.seed, temperature=a.temperature, margin=a.margin,
                     hard_weight=a.hard_weight, text_view=a.text_view, with_name=a.with_name,
@@ -146,7 +147,8 @@ def _add_evaluate(sub):
 def cmd_evaluate(a) -> int:
     from . import data as D
     from .model import load_run, read_config
-    from .train import RunConfig, load_inputs, score_run
+    from .config import RunConfig
+    from .train import load_inputs, score_run
 
     rec = read_config(a.run)
     if not isinstance(rec.get("config"), dict):
@@ -168,6 +170,115 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def _add_query(sub):
+    q = sub.add_parser(
+        "query", help="rank molecules for a text query, or mechanism texts for a molecule (--smiles)",
+        description="Rank the parent molecules of the run's data (or of an index, --index) against a text "
+                    "query, or rank the run's mechanism texts against a molecule (--smiles).")
+    q.add_argument("run", help="run folder written by `thinbridge train`")
+    q.add_argument("text", nargs="?", default=None, help="free-text query, e.g. \"EGFR kinase inhibitor\"")
+    q.add_argument("--smiles", "-s", default=None, help="rank mechanism texts for this molecule instead")
+    q.add_argument("--top", "-k", type=int, default=10, help="number of hits (default: 10)")
+    q.add_argument("--index", default=None, help="search this index (built with `thinbridge index`) instead of "
+                                                 "the run's molecules")
+    q.add_argument("--data", default=None, help="prepared data folder (default: the one recorded in the run)")
+    q.add_argument("--cache", default=None, help="feature cache folder (default: DATA/cache)")
+    q.add_argument("--json", action="store_true", help="print the hits as a JSON list")
+    q.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    q.set_defaults(func=cmd_query)
+
+
+def _add_index(sub):
+    from .config import CHUNK_SIZE
+
+    x = sub.add_parser(
+        "index", help="embed your own SMILES library for `thinbridge query --index`",
+        description="Standardise a SMILES file to ChEMBL parents (like the training data), fingerprint and "
+                    "embed it with a run's drug head, and write an index folder. Rows that fail are listed "
+                    "with their line numbers in INDEX/skipped.tsv.")
+    x.add_argument("run", help="run folder written by `thinbridge train`")
+    x.add_argument("--smiles-file", required=True,
+                   help="one SMILES per line, optionally 'SMILES id'; or a CSV/TSV whose header has a smiles "
+                        "(or canonical_smiles) column and optionally an id/name/chembl_id column")
+    x.add_argument("--out", "-o", required=True, help="index folder to write")
+    x.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help=f"rows per chunk (default: {CHUNK_SIZE})")
+    x.add_argument("--workers", type=int, default=None,
+                   help="processes that standardise structures (default: CPU count; 1 for small files)")
+    x.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    x.set_defaults(func=cmd_index)
+
+
+def _jsonable(df) -> list[dict]:
+    import numpy as np
+
+    recs = []
+    for r in df.to_dict(orient="records"):
+        recs.append({k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()})
+    return recs
+
+
+def cmd_query(a) -> int:
+    if a.text is not None and a.smiles is not None:
+        raise UserError("give either a text query or --smiles, not both")
+    if a.text is None and a.smiles is None:
+        raise UserError("nothing to search for: give a text query or --smiles SMILES")
+    if a.smiles is not None and a.index:
+        raise UserError("--index holds molecules; search it with a text query, not --smiles")
+    from .index import standardise_one
+    from .retrieval import Retriever, _check_k, _check_query
+
+    k = _check_k(a.top)
+    if a.text is not None:
+        _check_query(a.text)
+    else:
+        standardise_one(a.smiles)
+    r = Retriever.load(a.run, a.data, a.cache, show_progress=not a.quiet)
+    if a.smiles is not None:
+        df = r.search_smiles(a.smiles, k)
+        if a.json:
+            print(json.dumps(_jsonable(df), indent=1))
+            return 0
+        print(f"top {len(df)} of {df.attrs['n_candidates']} mechanism texts for {df.attrs['parent_smiles']} "
+              f"(ChEMBL parent of the query; * = paired with it in the data)")
+        for row in df.itertuples(index=False):
+            print(f"{row.rank:4d}  {row.score:6.3f} {'*' if row.known else ' '} {row.text}")
+        return 0
+    df = r.search_text(a.text, k, index=a.index)
+    if a.json:
+        print(json.dumps(_jsonable(df), indent=1))
+        return 0
+    if a.index:
+        print(f"top {len(df)} of {df.attrs['n_candidates']} molecules in {a.index} for {a.text.strip()!r}")
+        for row in df.itertuples(index=False):
+            print(f"{row.rank:4d}  {row.score:6.3f}  {row.id}  {row.smiles}")
+        return 0
+    print(f"top {len(df)} of {df.attrs['n_candidates']} molecules for {a.text.strip()!r}")
+    for row in df.itertuples(index=False):
+        print(f"{row.rank:4d}  {row.score:6.3f}  {row.drug_name} ({row.molecule_chembl_id})")
+        for m in row.mechanisms:
+            print(f"{'':14s}- {m}")
+    return 0
+
+
+def cmd_index(a) -> int:
+    from .index import INDEX_SKIPPED
+    from .retrieval import Retriever
+
+    r = Retriever.load(a.run, show_progress=not a.quiet)
+    res = r.build_index(a.smiles_file, a.out, chunk_size=a.chunk_size, workers=a.workers,
+                        show_progress=not a.quiet)
+    print(f"indexed {res['count']} molecules from {Path(a.smiles_file).name} into {a.out} "
+          f"({res['rows_read']} rows in {res['seconds']:.1f} s, {res['per_second']:.0f} rows/s, "
+          f"{res['workers']} worker(s))")
+    if res["skipped"]:
+        ex = "; ".join(f"line {e['line']} ({e['reason']}: {e['smiles'][:40]!r})" for e in res["skipped_examples"][:3])
+        more = " ..." if res["skipped"] > 3 else ""
+        print(f"skipped {res['skipped']} row(s) that are not usable structures: {ex}{more}; "
+              f"all listed in {Path(a.out) / INDEX_SKIPPED}")
+    print(f"search it: thinbridge query {a.run} \"some text\" --index {a.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -175,11 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "text encoders (a reproduction of arXiv 2510.03309).")
     ap.add_argument("--version", action="version", version=f"thinbridge {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_prepare, _add_download, _add_train, _add_evaluate):
+    for add in (_add_prepare, _add_download, _add_train, _add_evaluate, _add_query, _add_index):
         add(sub)
-    from .retrieval import add_cli  # query / index
-
-    add_cli(sub)
     return ap
 
 

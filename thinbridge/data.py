@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
 
+from .config import TEXT_VIEWS
 from .errors import UserError
 from .progress import progress
 
@@ -65,7 +66,7 @@ TEXT_TEMPLATES = {
     "rich": "{mechanism}. Action type: {action}. Target: {target}{organism}.",
 }
 NAME_TEMPLATE = "{name}: {text}"
-TEXT_VIEWS = tuple(TEXT_TEMPLATES)
+assert tuple(TEXT_TEMPLATES) == TEXT_VIEWS, "the view names are defined in thinbridge.config"
 
 #: Words that name a salt, solvate or formulation rather than the drug (ChEMBL preferred names).
 SALT_WORDS = {
@@ -230,20 +231,15 @@ PARALLEL_MIN = 500
 
 
 def _map_structures(smiles: list[str], show_progress: bool):
-    """:func:`standardise_parent` over many SMILES, in input order, on every core (fork) when worth it.
+    """:func:`standardise_parent` over many SMILES, in input order, on every core when worth it.
 
     The ChEMBL pipeline re-reads its salt and solvent lists for every molecule, so this step
     is CPU-bound; results do not depend on the number of processes.
     """
-    import multiprocessing as mp
-    import os
+    from .parallel import parallel_map
 
-    n_proc = min(os.cpu_count() or 1, 8)
-    bar = dict(desc="standardising", total=len(smiles), disable=not show_progress)
-    if n_proc < 2 or len(smiles) < PARALLEL_MIN or "fork" not in mp.get_all_start_methods():
-        return [_standardise_or_reason(s) for s in progress(smiles, **bar)]
-    with mp.get_context("fork").Pool(n_proc) as pool:
-        return list(progress(pool.imap(_standardise_or_reason, smiles, chunksize=32), **bar))
+    return parallel_map(_standardise_or_reason, smiles, n_jobs=None, desc="standardising",
+                        show_progress=show_progress, chunksize=32, min_items=PARALLEL_MIN)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -266,27 +262,23 @@ class CleanResult:
     merged: pd.DataFrame = field(repr=False)
 
 
-def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
-    """Standardise, validate and de-duplicate raw mechanism rows into drug–text pairs.
+_KEY = ["parent_inchikey", "target_chembl_id", "mechanism_of_action"]
 
-    Every input row ends in exactly one of three places: a pair; ``merged`` (same parent
-    InChIKey, target and mechanism as an earlier row: its molecule id is kept on the pair);
-    ``dropped`` (with a reason from :data:`DROP_REASONS`). ``report["rows_in"]`` equals
-    ``pairs + sum(rows_dropped) + rows_merged``, and that is asserted.
-    """
-    raw = _check_columns(raw, "input")
-    rows_in = len(raw)
-    # standardise each distinct SMILES once
+
+def _standardise_unique(smiles, show_progress: bool) -> tuple[dict, dict]:
+    """Each distinct SMILES standardised once: ``{smiles: (parent, key) or _StructureError}`` and
+    RDKit's own SMILES of each usable input (to tell "already the parent" by structure)."""
     from rdkit import Chem
 
-    parents: dict[str, tuple[str, str] | _StructureError] = {}
-    canonical: dict[str, str] = {}  # RDKit's own SMILES of the input, to tell "already the parent" by structure
-    uniq = sorted(set(raw["canonical_smiles"]))
-    for smi, res in zip(uniq, _map_structures(uniq, show_progress)):
-        parents[smi] = res
-        if not isinstance(res, _StructureError):
-            canonical[smi] = Chem.MolToSmiles(Chem.MolFromSmiles(smi))
+    uniq = sorted(set(smiles))
+    parents = dict(zip(uniq, _map_structures(uniq, show_progress)))
+    canonical = {smi: Chem.MolToSmiles(Chem.MolFromSmiles(smi))
+                 for smi, res in parents.items() if not isinstance(res, _StructureError)}
+    return parents, canonical
 
+
+def _sort_rows(raw: pd.DataFrame, parents: dict, canonical: dict) -> tuple[list[dict], list[dict]]:
+    """Every row either kept (with its parent) or dropped with a reason from :data:`DROP_REASONS`."""
     dropped, kept = [], []
     for i, row in enumerate(raw.itertuples(index=False)):
         row = row._asdict()
@@ -306,43 +298,43 @@ def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
         row["_row"] = i + 1
         row["_is_parent"] = canonical[row["canonical_smiles"]] == res[0]
         kept.append(row)
+    return kept, dropped
 
-    if not kept:
-        counts = pd.Series([d["reason"] for d in dropped]).value_counts().to_dict() if dropped else {}
-        raise UserError(f"no usable rows: all {rows_in} rows were dropped ({counts})")
 
-    df = pd.DataFrame(kept)
-    key = ["parent_inchikey", "target_chembl_id", "mechanism_of_action"]
-    # the representative row of a group: a row whose own structure is already the parent, then file order
+def _merge_duplicates(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """One representative row per (parent, target, mechanism): a row whose own structure is already
+    the parent, then file order. Returns the representatives (with every molecule id of their
+    group), the merged rows (with the pair each went into) and the representatives' is-parent flags."""
     df = df.sort_values(["_is_parent", "_row"], ascending=[False, True], kind="stable")
-    first = ~df.duplicated(key, keep="first")
-    merged_df = df.loc[~first]
-    rep = df.loc[first].copy()
-    group_ids = df.groupby(key, sort=False)["molecule_chembl_id"].agg(lambda s: ";".join(dict.fromkeys(s)))
-    group_n = df.groupby(key, sort=False).size()
-    rep = rep.set_index(key)
-    rep["molecule_chembl_ids"] = group_ids
-    rep["n_source_rows"] = group_n
+    first = ~df.duplicated(_KEY, keep="first")
+    rep = df.loc[first].copy().set_index(_KEY)
+    rep["molecule_chembl_ids"] = df.groupby(_KEY, sort=False)["molecule_chembl_id"].agg(
+        lambda s: ";".join(dict.fromkeys(s)))
+    rep["n_source_rows"] = df.groupby(_KEY, sort=False).size()
     rep = rep.reset_index().sort_values("_row", kind="stable").reset_index(drop=True)
-
-    merged = merged_df.merge(rep[key + ["molecule_chembl_id"]], on=key, suffixes=("", "_pair"))
+    merged = df.loc[~first].merge(rep[_KEY + ["molecule_chembl_id"]], on=_KEY, suffixes=("", "_pair"))
     merged = merged.rename(columns={"_row": "row", "molecule_chembl_id_pair": "merged_into"})
-    merged = merged[["row", "molecule_chembl_id", "merged_into", *key]].sort_values("row").reset_index(drop=True)
+    merged = merged[["row", "molecule_chembl_id", "merged_into", *_KEY]].sort_values("row").reset_index(drop=True)
+    return rep, merged, df.loc[first, "_is_parent"]
 
-    # one name per parent molecule: the representative's cleaned name, else any non-empty name, else its id
+
+def _name_pairs(rep: pd.DataFrame) -> pd.DataFrame:
+    """The pairs table: one name per parent molecule (the representative's cleaned name, else any
+    non-empty name, else its id), ChEMBL's action type, and pair ids in file order."""
+    rep = rep.copy()
     rep["drug_name"] = rep["molecule_pref_name"].map(clean_drug_name)
-    name_of = (
-        rep[rep["drug_name"] != ""].groupby("parent_inchikey")["drug_name"].first()
-    )
+    name_of = rep[rep["drug_name"] != ""].groupby("parent_inchikey")["drug_name"].first()
     rep["drug_name"] = rep["parent_inchikey"].map(name_of).fillna(rep["molecule_chembl_id"])
     rep = rep.rename(columns={"mechanism_action_type": "action_type"})
     rep["pair_id"] = [f"P{i:05d}" for i in range(len(rep))]
-    pairs = rep[PAIR_COLUMNS].copy()
+    return rep[PAIR_COLUMNS].copy()
 
-    dropped_df = pd.DataFrame(dropped, columns=["row", "molecule_chembl_id", "reason", "detail"])
-    reasons = dropped_df["reason"].value_counts().to_dict()
+
+def _report(raw: pd.DataFrame, rep: pd.DataFrame, pairs: pd.DataFrame, merged: pd.DataFrame,
+            dropped: pd.DataFrame, is_parent: pd.Series) -> dict:
+    reasons = dropped["reason"].value_counts().to_dict()
     report = {
-        "rows_in": rows_in,
+        "rows_in": len(raw),
         "rows_dropped": {r: int(reasons.get(r, 0)) for r in DROP_REASONS},
         "rows_merged": int(len(merged)),
         "pairs": int(len(pairs)),
@@ -352,12 +344,35 @@ def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
         "mechanism_texts": int(pairs["mechanism_of_action"].nunique()),
         "targets_with_2plus_molecules": int((pairs.groupby("target_chembl_id")["parent_inchikey"].nunique() >= 2).sum()),
         "molecules_without_name": int((rep["molecule_pref_name"] == "").sum()),
-        "parents_changed_by_standardisation": int((~df.loc[first, "_is_parent"]).sum()),
+        "parents_changed_by_standardisation": int((~is_parent).sum()),
         "action_types": {k: int(v) for k, v in pairs["action_type"].value_counts().items()},
         "drop_reasons": DROP_REASONS,
     }
     accounted = report["pairs"] + sum(report["rows_dropped"].values()) + report["rows_merged"]
-    assert accounted == rows_in, f"row accounting broken: {accounted} != {rows_in}"
+    assert accounted == report["rows_in"], f"row accounting broken: {accounted} != {report['rows_in']}"
+    return report
+
+
+def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
+    """Standardise, validate and de-duplicate raw mechanism rows into drug–text pairs.
+
+    Every input row ends in exactly one of three places: a pair; ``merged`` (same parent
+    InChIKey, target and mechanism as an earlier row: its molecule id is kept on the pair);
+    ``dropped`` (with a reason from :data:`DROP_REASONS`). ``report["rows_in"]`` equals
+    ``pairs + sum(rows_dropped) + rows_merged``, and that is asserted. The steps:
+    :func:`_standardise_unique`, :func:`_sort_rows`, :func:`_merge_duplicates`,
+    :func:`_name_pairs`, :func:`_report`.
+    """
+    raw = _check_columns(raw, "input")
+    parents, canonical = _standardise_unique(raw["canonical_smiles"], show_progress)
+    kept, dropped = _sort_rows(raw, parents, canonical)
+    if not kept:
+        counts = pd.Series([d["reason"] for d in dropped]).value_counts().to_dict() if dropped else {}
+        raise UserError(f"no usable rows: all {len(raw)} rows were dropped ({counts})")
+    rep, merged, is_parent = _merge_duplicates(pd.DataFrame(kept))
+    pairs = _name_pairs(rep)
+    dropped_df = pd.DataFrame(dropped, columns=["row", "molecule_chembl_id", "reason", "detail"])
+    report = _report(raw, rep, pairs, merged, dropped_df, is_parent)
     return CleanResult(pairs=pairs, report=report, dropped=dropped_df, merged=merged)
 
 

@@ -30,9 +30,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as M
+from .config import PROTOCOLS
 
-PROTOCOLS = ("distinct", "any_match", "pair")
-DIRECTIONS = ("text_to_drug", "drug_to_text")
 GLOBAL_KS = (1, 5, 10)
 GROUP_KS = (1, 3, 5)
 
@@ -92,7 +91,8 @@ def task_scores(task: Task, z_drug: np.ndarray, z_text: np.ndarray) -> np.ndarra
 
 
 def allowed_mask(task: Task) -> np.ndarray:
-    return np.array([[g in cg for cg in task.cand_groups] for g in task.query_groups], dtype=bool)
+    """Which candidates each query sees within its target (:func:`thinbridge.metrics.group_mask`)."""
+    return M.group_mask(task.query_groups, task.cand_groups)
 
 
 def score_tasks(tasks: dict[str, Task], z_drug: np.ndarray, z_text: np.ndarray, n_boot: int = 1000,

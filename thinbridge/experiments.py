@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .progress import progress
-from .train import Inputs, RunConfig, embed, fit, score_embeddings
+from .config import RunConfig
+from .parallel import parallel_map
+from .train import Inputs, embed, fit, score_embeddings
 
 #: What the paper reports (Tupakula 2025, as far as summaries tell; see PAPER.md). Inputs to compare
 #: against, not results of ours.
@@ -56,21 +57,17 @@ def ablation_grid(inputs: dict[bool, Inputs], base: RunConfig, temperatures, mar
     """Train one bridge per (drug name in text, T, m, seed) and score it on the test split (no bootstrap).
 
     ``inputs`` maps ``with_name`` to prepared :class:`Inputs` (same split, both text variants);
-    ``hard_weights`` (default: the base config's) adds the hard-negative weight as a factor. Each cell trains single-threaded; ``n_jobs`` worker processes run cells side by side
-    (results do not depend on ``n_jobs``). Returns one row per run, in grid order, with
+    ``hard_weights`` (default: the base config's) adds the hard-negative weight as a factor. Each
+    cell trains single-threaded; ``n_jobs`` worker processes (:func:`thinbridge.parallel.parallel_map`)
+    run cells side by side (results do not depend on ``n_jobs``). Returns one row per run, in grid order, with
     within-target (``wt_``) and global text -> drug metrics.
     """
     hard_weights = hard_weights or [base.hard_weight]
     grid = list(itertools.product(sorted(inputs), temperatures, margins, hard_weights, seeds))
     cfgs = [dataclasses.replace(base, with_name=w, temperature=t, margin=m, hard_weight=b, seed=s, n_boot=0)
             for w, t, m, b, s in grid]
-    if n_jobs == 1:
-        rows = [_ablation_cell(inputs[c.with_name], c, base.protocol)
-                for c in progress(cfgs, desc="ablation", disable=not show_progress)]
-    else:
-        from joblib import Parallel, delayed
-
-        rows = Parallel(n_jobs=n_jobs)(delayed(_ablation_cell)(inputs[c.with_name], c, base.protocol) for c in cfgs)
+    rows = parallel_map(lambda c: _ablation_cell(inputs[c.with_name], c, base.protocol), cfgs, n_jobs=n_jobs,
+                        desc="ablation", show_progress=show_progress)
     return pd.DataFrame(rows)
 
 
@@ -97,6 +94,43 @@ def long_results(runs: dict[str, dict], test_key: str = "test") -> pd.DataFrame:
                         rows.append({"run": run, "model": model, "direction": direction, "scope": scope,
                                      "metric": k, "value": float(v), "lo": float(ci[0]), "hi": float(ci[1])})
     return pd.DataFrame(rows)
+
+
+def pivot_metric(long: pd.DataFrame, direction: str, scope: str, metric: str) -> pd.DataFrame:
+    """One metric of :func:`long_results` as a table: rows runs, columns models."""
+    d = long[(long.direction == direction) & (long.scope == scope) & (long.metric == metric)]
+    return d.pivot(index="run", columns="model", values="value")
+
+
+def bridge_and_inputs(run_dir: str | Path, data_dir: str | Path, pairs: pd.DataFrame, splits_dir: str | Path):
+    """A saved bridge, its inputs (features, texts, the split it was trained on, read from
+    ``splits_dir``) and its random-heads twin (same seed, untrained)."""
+    from .baselines import random_heads
+    from .model import load_run
+    from .splits import load_split, split_filename
+    from .train import load_inputs
+
+    model, rec = load_run(run_dir)
+    cfg = RunConfig.from_dict(rec["config"])
+    split = load_split(Path(splits_dir) / split_filename(cfg.split, cfg.split_seed), pairs)
+    inp = load_inputs(data_dir, cfg, pairs=pairs, split=split, show_progress=False)
+    return model, inp, random_heads(inp.x_drug.shape[1], inp.x_text.shape[1], cfg.dim, cfg.seed)
+
+
+def second_order_similarity(x_drug: np.ndarray, x_text: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Compare two frozen spaces that share no coordinates, through their neighbourhoods.
+
+    Returns the drug-drug cosine matrix of the rows of ``x_drug``, the text-text cosine matrix
+    of ``x_text`` and the cross matrix ``C[i, j]`` = Pearson correlation of row ``i`` of the
+    first with row ``j`` of the second: how much item ``i``'s neighbourhood among these rows
+    looks like item ``j``'s in the other space (Figure 5).
+    """
+    fp = np.asarray(x_drug).astype(float)
+    fp /= np.linalg.norm(fp, axis=1, keepdims=True)
+    tx = x_text / np.linalg.norm(x_text, axis=1, keepdims=True)  # in the features' own dtype
+    s_drug, s_text = fp @ fp.T, tx @ tx.T
+    k = len(s_drug)
+    return s_drug, s_text, np.corrcoef(s_drug, s_text)[:k, k:]
 
 
 def fmt_ci(v: float, lo: float, hi: float) -> str:

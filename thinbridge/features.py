@@ -123,8 +123,10 @@ def load_text_model(name_or_path: str | None = None):
 
             transformers.utils.logging.disable_progress_bar()
 
+        from .model import device
+
         try:
-            model = SentenceTransformer(target, device=_device())
+            model = SentenceTransformer(target, device=str(device()))
         except Exception as e:  # hub/network/format errors from deep inside the library
             raise UserError(f"could not load text model {target!r}: {type(e).__name__}: {str(e)[:200]}") from None
     _MODELS[target] = model
@@ -141,12 +143,6 @@ def _hub_offline() -> bool:
     if hub is not None:
         return bool(hub.HF_HUB_OFFLINE)
     return any(os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def embed_texts_uncached(texts: Sequence[str], model=None, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:

@@ -30,6 +30,7 @@ __all__ = [
     "bootstrap_ci",
     "global_metrics",
     "within_target_metrics",
+    "group_mask",
     "random_expectation",
 ]
 
@@ -278,8 +279,17 @@ def _is_set_like(x) -> bool:
     return isinstance(x, (set, frozenset))
 
 
+def group_mask(query_groups, candidate_groups) -> np.ndarray:
+    """Boolean ``(n_q, n_c)`` mask: query ``q`` may see candidate ``c`` when they share a group.
+
+    ``candidate_groups`` holds one id per candidate, or one set of ids per candidate (a
+    candidate in several groups). The one definition of "within target" in the package.
+    """
+    return _group_allowed(query_groups, candidate_groups)[0]
+
+
 def _group_allowed(query_groups, candidate_groups) -> tuple[np.ndarray, list]:
-    """Boolean (n_q, n_c) mask: query q may see candidate c when they share a group."""
+    """:func:`group_mask` and the query groups as a list."""
     if isinstance(query_groups, np.ndarray) and query_groups.ndim != 1:
         raise ValueError(f"query_groups must be 1-D (one id per query), got shape {query_groups.shape}")
     qg = list(query_groups)

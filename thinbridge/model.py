@@ -42,8 +42,37 @@ class Bridge(nn.Module):
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.encode_drug(x), self.encode_text(e)
 
+    @torch.no_grad()
+    def embed(self, x, side: str, batch: int = 8192):
+        """Numpy in, numpy out: L2-normalised float32 embeddings ``(n, dim)`` of frozen features.
+
+        ``side`` is ``"drug"`` (ECFP4 rows) or ``"text"`` (sentence embeddings); rows are encoded
+        ``batch`` at a time on the model's device. A feature width the head was not built for
+        is a :class:`UserError`, not a shape error from inside torch.
+        """
+        import numpy as np
+
+        encode, head = (self.encode_drug, self.drug_head) if side == "drug" else (self.encode_text, self.text_head)
+        if side not in ("drug", "text"):
+            raise ValueError(f"side must be 'drug' or 'text', not {side!r}")
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != head.in_features:
+            raise UserError(f"{side} features have shape {x.shape}; this bridge expects {head.in_features} columns")
+        self.eval()
+        dev = next(self.parameters()).device
+        out = np.empty((x.shape[0], head.out_features), dtype=np.float32)
+        for s in range(0, x.shape[0], batch):
+            chunk = torch.as_tensor(np.asarray(x[s:s + batch], dtype=np.float32), device=dev)
+            out[s:s + batch] = encode(chunk).cpu().numpy()
+        return out
+
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def device() -> torch.device:
+    """The GPU if there is one, else the CPU (one place for the whole package)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def save_run(run_dir: str | Path, model: Bridge, config: dict) -> None:

@@ -127,3 +127,17 @@ def bar_sizes(sizes: np.ndarray, title: str, path: str | Path | None = None):
     ax.set_ylabel("number of groups")
     ax.set_title(title)
     return _save(fig, path)
+
+
+def draw_hits(hits: pd.DataFrame, correct: str | None = None, per_row: int = 5, size=(230, 190)):
+    """The molecules of a search result drawn in a grid, each labelled with its name (or id) and
+    score, and a tick or cross from the boolean column ``correct`` if given. Returns a PIL image."""
+    from rdkit import Chem
+    from rdkit.Chem import Draw
+
+    names = hits["drug_name"] if "drug_name" in hits else hits["id"]
+    marks = [(" ✓" if ok else " ✗") for ok in hits[correct]] if correct else [""] * len(hits)
+    legends = [f"{str(n)[:22]}  {s:.2f}{m}" for n, s, m in zip(names, hits["score"], marks)]
+    mols = [Chem.MolFromSmiles(s) for s in hits["parent_smiles"]]
+    return Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=size, legends=legends)
+

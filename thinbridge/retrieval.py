@@ -1,10 +1,10 @@
-"""Retrieval with a trained bridge: text -> molecules, molecule -> mechanism texts, user libraries.
+"""Searching with a trained bridge: text -> molecules, molecule -> mechanism texts.
 
 One object, :class:`Retriever`, serves the CLI (``thinbridge query`` / ``thinbridge index``)
 and the notebooks::
 
-    from thinbridge import retrieval
-    r = retrieval.load("artifacts/runs/default")          # = Retriever.load
+    from thinbridge.retrieval import Retriever
+    r = Retriever.load("artifacts/runs/default")
     r.search_text("EGFR kinase inhibitor", k=5)           # DataFrame of molecules
     r.search_smiles("CC(=O)Oc1ccccc1C(=O)O", k=5)         # DataFrame of mechanism texts
     r.build_index("library.smi", "my_index")              # a user's own molecules
@@ -12,49 +12,22 @@ and the notebooks::
 
 Candidates by default are the parent molecules (and the distinct mechanism texts, in the
 run's text view) of the data the run was trained on, read from the ``pairs.tsv`` recorded in
-the run and checked against its sha256. Embeddings are the bridge's L2-normalised outputs,
-so a score is a cosine similarity; top-k uses ``argpartition`` then sorts only the k best.
-
-An index folder holds ``embeddings.safetensors`` (float32 ``(n, dim)``, written chunk by
-chunk), ``ids.tsv`` (row, id, line, input SMILES, parent SMILES, parent InChIKey),
-``skipped.tsv`` (every input row that did not become an entry, with its line number and
-reason) and ``index.json`` (the manifest, written last: the run's model sha256, encoders,
-dim, count and source file). An index answers only to the model that built it.
+the run and checked against its sha256. Embeddings are the bridge's L2-normalised outputs
+(:meth:`thinbridge.model.Bridge.embed`), so a score is a cosine similarity; top-k uses
+``argpartition`` then sorts only the k best. Reading libraries lives in
+:mod:`thinbridge.library`, the on-disk index in :mod:`thinbridge.index`.
 """
 from __future__ import annotations
 
-import csv
-import json
-import os
-import struct
-import time
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from .errors import UserError
+from .config import CHUNK_SIZE
+from .index import Index, standardise_one
 
-INDEX_FORMAT = "thinbridge-index-1"
-INDEX_MANIFEST = "index.json"
-INDEX_EMBEDDINGS = "embeddings.safetensors"
-INDEX_IDS = "ids.tsv"
-INDEX_SKIPPED = "skipped.tsv"
-INDEX_TENSOR = "embeddings"
-CHUNK_SIZE = 4096
-#: header columns recognised in a SMILES file (case-insensitive), in order of preference
-SMILES_COLUMNS = ("smiles", "canonical_smiles")
-ID_COLUMNS = ("id", "name", "chembl_id", "molecule_chembl_id")
-#: below this many input rows an index is built in one process (worker start-up costs more)
-PARALLEL_MIN_ROWS = 2000
-_HEADER_RESERVE = 8192  # bytes kept for the safetensors JSON header; 8 + this is a multiple of 8
-IDS_COLUMNS = ["row", "id", "line", "smiles", "parent_smiles", "parent_inchikey"]
-SKIPPED_COLUMNS = ["line", "id", "smiles", "reason", "detail"]
-
-
-# ----------------------------------------------------------------------------------------------
-# small helpers
-# ----------------------------------------------------------------------------------------------
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` largest scores, best first (argpartition, then a sort of k items)."""
     n = len(scores)
@@ -81,261 +54,24 @@ def _check_query(query) -> str:
     return query.strip()
 
 
-def _clean_field(s) -> str:
-    return " ".join(str(s).split()) if s is not None else ""
+def molecules_with_target(pairs, word: str, mask=None) -> set[str]:
+    """Parent InChIKeys of the pairs whose target name contains ``word`` (any case), among the
+    pairs selected by the boolean ``mask`` (default: all): the molecules a query about that
+    target should find."""
+    hit = pairs["target_pref_name"].str.contains(word, case=False, regex=False).to_numpy()
+    if mask is not None:
+        hit = hit & np.asarray(mask, dtype=bool)
+    return set(pairs["parent_inchikey"].to_numpy()[hit])
 
 
-def _standardise_batch(smiles: list[str]) -> list[tuple[str, str, str, str]]:
-    """``(parent_smiles, parent_inchikey, reason, detail)`` per SMILES; reason empty when it worked.
-
-    Module level so that worker processes can run it.
-    """
-    from rdkit import rdBase
-
-    from .data import _StructureError, standardise_parent
-
-    out = []
-    with rdBase.BlockLogs():
-        for s in smiles:
-            try:
-                p, key = standardise_parent(s)
-                out.append((p, key, "", ""))
-            except _StructureError as e:
-                out.append(("", "", e.reason, e.detail))
-    return out
-
-
-def _worker_pool(workers: int):
-    """Processes for :func:`_standardise_batch`.
-
-    ``fork`` where the platform has it: the workers then need nothing from ``__main__``, so
-    building an index works from a script without a ``__main__`` guard, from ``python -`` and
-    from notebooks (``spawn`` re-runs the calling script in every worker). The workers only
-    run RDKit code, never torch.
-    """
-    import multiprocessing as mp
-    import sys
-    import warnings
-
-    method = "fork" if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods() else "spawn"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork of a multi-threaded process
-        return mp.get_context(method).Pool(workers)
-
-
-def _standardise_one(smiles: str, what: str = "SMILES") -> tuple[str, str]:
-    from .data import DROP_REASONS
-
-    if not isinstance(smiles, str) or not smiles.strip():
-        raise UserError(f"empty {what}: give a molecule, e.g. --smiles \"CC(=O)Oc1ccccc1C(=O)O\"")
-    p, key, reason, detail = _standardise_batch([smiles.strip()])[0]
-    if reason:
-        raise UserError(f"invalid {what} {smiles.strip()[:80]!r}: {DROP_REASONS.get(reason, reason)}")
-    return p, key
-
-
-# ----------------------------------------------------------------------------------------------
-# reading a user's SMILES file
-# ----------------------------------------------------------------------------------------------
-def _pick(names: list[str], wanted: Sequence[str]) -> int | None:
-    for w in wanted:
-        if w in names:
-            return names.index(w)
-    return None
-
-
-def read_library(path: str | Path) -> tuple[Iterator[tuple[int, str, str]], dict]:
-    """Rows ``(line_number, id, smiles)`` of a SMILES file, and a description of its layout.
-
-    Accepted: one SMILES per line, optionally followed by whitespace and an id (``.smi``);
-    or a table (comma- or tab-separated, whitespace-separated) whose header names a SMILES
-    column (``smiles``/``canonical_smiles``) and optionally an id column
-    (``id``/``name``/``chembl_id``/``molecule_chembl_id``), matched case-insensitively.
-    Blank lines and lines starting with ``#`` are not rows. Without an id the id is
-    ``line<N>``. Line numbers count from 1 and include the header.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"SMILES file not found: {path}")
-    if path.is_dir():
-        raise UserError(f"{path} is a folder; give a file with one SMILES per line or a CSV with a SMILES column")
-    first, first_no = None, 0
-    with open(path, "rb") as fh:
-        for no, raw in enumerate(fh, 1):
-            try:
-                line = raw.decode("utf-8-sig" if no == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise UserError(f"{path.name}: not valid UTF-8 on line {no}; re-save the file as UTF-8") from None
-            if line.strip() and not line.lstrip().startswith("#"):
-                first, first_no = line.rstrip("\r\n"), no
-                break
-    if first is None:
-        raise UserError(f"{path.name}: no SMILES in this file (it is empty or only comments)")
-
-    layout = {"format": "smi", "smiles_column": None, "id_column": None, "header_line": None}
-    sep = None
-    for cand in (",", "\t"):
-        if cand in first:
-            names = [c.strip().lower() for c in next(csv.reader([first], delimiter=cand))]
-            if _pick(names, SMILES_COLUMNS) is not None:
-                sep = cand
-                break
-    if sep is None:
-        names = [c.lower() for c in first.split()]
-        if _pick(names, SMILES_COLUMNS) is not None:
-            sep = "ws"
-    if sep is None and path.suffix.lower() in (".csv", ".tsv"):
-        raise UserError(
-            f"{path.name}: no SMILES column in the header line {first[:80]!r} "
-            f"(expected one of {', '.join(SMILES_COLUMNS)}, any case)"
-        )
-    if sep is not None:
-        si, ii = _pick(names, SMILES_COLUMNS), _pick(names, ID_COLUMNS)
-        layout = {"format": {",": "csv", "\t": "tsv", "ws": "table"}[sep], "smiles_column": names[si],
-                  "id_column": names[ii] if ii is not None else None, "header_line": first_no}
-
-    def rows() -> Iterator[tuple[int, str, str]]:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            try:
-                if sep in (",", "\t"):
-                    reader = csv.reader(fh, delimiter=sep)
-                    for rec in reader:
-                        no = reader.line_num
-                        if no <= first_no or not rec or not "".join(rec).strip() or rec[0].lstrip().startswith("#"):
-                            continue
-                        smi = rec[si].strip() if si < len(rec) else ""
-                        ident = _clean_field(rec[ii]) if ii is not None and ii < len(rec) else ""
-                        yield no, ident or f"line{no}", smi
-                else:
-                    for no, line in enumerate(fh, 1):
-                        s = line.strip()
-                        if no <= first_no and sep == "ws" or not s or s.startswith("#"):
-                            continue
-                        if sep == "ws":
-                            parts = s.split()
-                            smi = parts[si] if si < len(parts) else ""
-                            ident = parts[ii] if ii is not None and ii < len(parts) else ""
-                        else:
-                            parts = s.split(None, 1)
-                            smi, ident = parts[0], _clean_field(parts[1]) if len(parts) > 1 else ""
-                        yield no, ident or f"line{no}", smi
-            except UnicodeDecodeError:
-                raise UserError(f"{path.name}: not valid UTF-8; re-save the file as UTF-8") from None
-            except csv.Error as e:
-                raise UserError(f"{path.name}: could not parse as {layout['format'].upper()}: {e}") from None
-
-    return rows(), layout
-
-
-def _count_lines(path: Path) -> int:
-    n, last = 0, b"\n"
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            n, last = n + chunk.count(b"\n"), chunk[-1:]
-    return n + (last != b"\n")
-
-
-# ----------------------------------------------------------------------------------------------
-# writing an index chunk by chunk
-# ----------------------------------------------------------------------------------------------
-class _Float32Writer:
-    """A safetensors file with one float32 tensor ``(n, dim)``, appended to chunk by chunk.
-
-    The JSON header's room is reserved up front (padded with spaces, as safetensors itself
-    pads) and filled in when the row count is known, so memory never holds more than a chunk.
-    """
-
-    def __init__(self, path: Path, dim: int):
-        self.path, self.dim, self.n = Path(path), int(dim), 0
-        self.tmp = self.path.with_name(self.path.name + ".part")
-        self.fh = open(self.tmp, "wb")
-        self.fh.write(b"\0" * (8 + _HEADER_RESERVE))
-
-    def write(self, arr: np.ndarray) -> None:
-        arr = np.ascontiguousarray(arr, dtype="<f4")
-        assert arr.ndim == 2 and arr.shape[1] == self.dim
-        self.fh.write(arr.tobytes())
-        self.n += arr.shape[0]
-
-    def close(self, metadata: dict) -> None:
-        header = {
-            INDEX_TENSOR: {"dtype": "F32", "shape": [self.n, self.dim], "data_offsets": [0, self.n * self.dim * 4]},
-            "__metadata__": {k: str(v) for k, v in metadata.items()},
-        }
-        hb = json.dumps(header, separators=(",", ":")).encode()
-        if len(hb) > _HEADER_RESERVE:
-            raise RuntimeError("safetensors header larger than the reserved room")
-        self.fh.seek(0)
-        self.fh.write(struct.pack("<Q", _HEADER_RESERVE) + hb + b" " * (_HEADER_RESERVE - len(hb)))
-        self.fh.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-class Index:
-    """A built index: manifest, float32 embeddings ``(n, dim)`` and the table of ids and SMILES."""
-
-    def __init__(self, path: Path, manifest: dict, embeddings: np.ndarray, table):
-        self.path, self.manifest, self.embeddings, self.table = Path(path), manifest, embeddings, table
-
-    def __len__(self) -> int:
-        return int(self.embeddings.shape[0])
-
-    def __repr__(self) -> str:
-        return f"Index({str(self.path)!r}, {len(self)} molecules, dim {self.embeddings.shape[1]})"
-
-    @property
-    def model_sha256(self) -> str:
-        return (self.manifest.get("run") or {}).get("model_sha256", "")
-
-    @classmethod
-    def load(cls, path: str | Path) -> "Index":
-        import pandas as pd
-        from safetensors import safe_open
-
-        p = Path(path)
-        if not p.is_dir():
-            raise UserError(f"index folder not found: {p}")
-        mf = p / INDEX_MANIFEST
-        if not mf.is_file():
-            raise UserError(f"{p}: incomplete index (no {INDEX_MANIFEST}); build it with `thinbridge index RUN "
-                            f"--smiles-file FILE --out {p}`")
-        try:
-            manifest = json.loads(mf.read_text())
-        except json.JSONDecodeError as e:
-            raise UserError(f"{mf}: not valid JSON ({e})") from None
-        if manifest.get("format") != INDEX_FORMAT:
-            raise UserError(f"{mf}: not a thinbridge index (format {manifest.get('format')!r})")
-        try:
-            with safe_open(str(p / INDEX_EMBEDDINGS), framework="numpy") as f:
-                emb = f.get_tensor(INDEX_TENSOR)
-        except Exception as e:  # missing, truncated or garbage file
-            raise UserError(f"{p / INDEX_EMBEDDINGS}: unreadable index embeddings ({type(e).__name__})") from None
-        try:
-            table = pd.read_csv(p / INDEX_IDS, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
-            raise UserError(f"{p / INDEX_IDS}: unreadable ({type(e).__name__})") from None
-        n = int(manifest.get("count", -1))
-        if emb.ndim != 2 or emb.shape[0] != n or len(table) != n or emb.shape[1] != int(manifest.get("dim", -1)):
-            raise UserError(f"{p}: index files disagree (manifest count {n}, embeddings {emb.shape}, "
-                            f"{len(table)} ids); rebuild the index")
-        return cls(p, manifest, emb.astype(np.float32, copy=False), table)
-
-
-# ----------------------------------------------------------------------------------------------
-# the retriever
-# ----------------------------------------------------------------------------------------------
 class Retriever:
     """A trained bridge ready to search. Build it with :meth:`load` (also :func:`load`)."""
 
     def __init__(self, run_dir: Path, model, record: dict, data_dir: Path | None, cache_dir: Path | None,
                  show_progress: bool = False):
+        from .config import RunConfig
         from .data import sha256_file
         from .model import WEIGHTS
-        from .train import RunConfig
 
         self.run_dir = Path(run_dir)
         self.model = model
@@ -463,24 +199,11 @@ class Retriever:
         return self._text_emb
 
     # -- encoders ------------------------------------------------------------------------------
-    def _encode(self, head, x: np.ndarray, want: int, what: str, batch: int = 8192) -> np.ndarray:
-        import torch
-
-        x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != want:
-            raise UserError(f"{what} features have shape {x.shape}, but {self.run_dir} expects {want} columns")
-        out = np.empty((x.shape[0], self.dim), dtype=np.float32)
-        with torch.no_grad():
-            for s in range(0, x.shape[0], batch):
-                z = head(torch.as_tensor(np.asarray(x[s:s + batch], dtype=np.float32)))
-                out[s:s + batch] = torch.nn.functional.normalize(z, dim=-1).numpy()
-        return out
-
     def _encode_drug(self, x: np.ndarray) -> np.ndarray:
-        return self._encode(self.model.drug_head, x, self.model.drug_head.in_features, "drug")
+        return self.model.embed(x, "drug")
 
     def _encode_text(self, e: np.ndarray) -> np.ndarray:
-        return self._encode(self.model.text_head, e, self.model.text_head.in_features, "text")
+        return self.model.embed(e, "text")
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Bridge embeddings (float32 ``(n, dim)``, unit length) of free texts."""
@@ -504,7 +227,7 @@ class Retriever:
         if not smiles:
             return np.empty((0, self.dim), dtype=np.float32)
         if standardise:
-            parents = [_standardise_one(s, f"SMILES at position {i}")[0] for i, s in enumerate(smiles)]
+            parents = [standardise_one(s, f"SMILES at position {i}")[0] for i, s in enumerate(smiles)]
         else:
             parents = smiles
         return self._encode_drug(ecfp4(parents))
@@ -585,7 +308,7 @@ class Retriever:
         query's parent molecule with that text.
         """
         k = _check_k(k)
-        parent, key = _standardise_one(smiles)
+        parent, key = standardise_one(smiles)
         from .features import ecfp4
 
         z = self._encode_drug(ecfp4([parent]))[0]
@@ -604,245 +327,10 @@ class Retriever:
     # -- building an index ------------------------------------------------------------------------
     def build_index(self, smiles_file: str | Path, out: str | Path, chunk_size: int = CHUNK_SIZE,
                     workers: int | None = None, show_progress: bool = True) -> dict:
-        """Standardise, featurise and embed a user's SMILES file into an index folder.
+        """Standardise, fingerprint and embed a SMILES file into an index folder
+        (:func:`thinbridge.index.build_index` with this run's bridge)."""
+        from .index import build_index
 
-        Reads and processes ``chunk_size`` rows at a time (memory stays bounded), standardising
-        in ``workers`` processes (default: the CPU count, or one process for small files) while
-        the previous chunk is fingerprinted and embedded. Every row that fails is written to
-        ``skipped.tsv`` with its line number and reason. Returns a summary dict.
-        """
-        from . import __version__
-        from .data import DROP_REASONS, sha256_file
-        from .features import ECFP_ID, ecfp4
-        from .progress import progress
-
-        if int(chunk_size) < 1:
-            raise UserError(f"chunk size must be at least 1, got {chunk_size}")
-        chunk_size = int(chunk_size)
-        src = Path(smiles_file)
-        rows, layout = read_library(src)
-        out = Path(out)
-        if out.exists() and not out.is_dir():
-            raise UserError(f"--out {out} exists and is not a folder")
-        if out.resolve() == self.run_dir.resolve():
-            raise UserError("--out must not be the run folder")
-        out.mkdir(parents=True, exist_ok=True)
-        (out / INDEX_MANIFEST).unlink(missing_ok=True)  # an interrupted build leaves no manifest
-        n_lines = _count_lines(src)
-        if workers is None:
-            workers = (os.cpu_count() or 1) if n_lines >= PARALLEL_MIN_ROWS else 1
-        workers = max(1, int(workers))
-
-        t0 = time.perf_counter()
-        writer = _Float32Writer(out / INDEX_EMBEDDINGS, self.dim)
-        ids_fh = open(out / INDEX_IDS, "w", encoding="utf-8", newline="\n")
-        skip_fh = open(out / INDEX_SKIPPED, "w", encoding="utf-8", newline="\n")
-        ids_fh.write("\t".join(IDS_COLUMNS) + "\n")
-        skip_fh.write("\t".join(SKIPPED_COLUMNS) + "\n")
-        pool = None
-        n_read = n_ok = 0
-        skipped: list[tuple] = []
-        n_skipped = 0
-        bar = progress(total=n_lines, desc="indexing", unit="mol", disable=not show_progress)
-
-        def submit(chunk):
-            """Standardisation of a chunk in parts: queued to the workers now, or lazily in this process."""
-            smis = [c[2] for c in chunk]
-            step = max(64, -(-len(smis) // (workers * 4))) if pool is not None else 256
-            parts = [smis[i:i + step] for i in range(0, len(smis), step)]
-            if pool is None:
-                return (_standardise_batch(part) for part in parts)
-            return pool.imap(_standardise_batch, parts)
-
-        def finish(chunk, pending):
-            nonlocal n_ok, n_skipped
-            res = []
-            for part in pending:
-                res.extend(part)
-                bar.update(len(part))
-            good = []
-            for (no, ident, smi), (p, key, reason, detail) in zip(chunk, res):
-                if reason:
-                    n_skipped += 1
-                    if len(skipped) < 5:
-                        skipped.append((no, ident, smi, reason))
-                    skip_fh.write("\t".join(_clean_field(v) for v in (no, ident, smi, reason, detail)) + "\n")
-                else:
-                    good.append((no, ident, smi, p, key))
-            if good:
-                writer.write(self._encode_drug(ecfp4([g[3] for g in good])))
-                for no, ident, smi, p, key in good:
-                    ids_fh.write("\t".join(_clean_field(v) for v in (n_ok, ident, no, smi, p, key)) + "\n")
-                    n_ok += 1
-
-        ok = False
-        try:
-            if workers > 1:
-                pool = _worker_pool(workers)
-            pending = None
-            chunk: list = []
-            for row in rows:
-                chunk.append(row)
-                n_read += 1
-                if len(chunk) >= chunk_size:
-                    nxt = (chunk, submit(chunk))
-                    if pending is not None:
-                        finish(*pending)
-                    pending, chunk = nxt, []
-            nxt = (chunk, submit(chunk)) if chunk else None
-            if pending is not None:
-                finish(*pending)
-            if nxt is not None:
-                finish(*nxt)
-            ok = True
-            bar.update(max(0, n_lines - bar.n))
-        finally:
-            bar.close()
-            if pool is not None:
-                if ok:
-                    pool.close()
-                else:
-                    pool.terminate()
-                pool.join()
-            ids_fh.close()
-            skip_fh.close()
-            if not ok or n_ok == 0:
-                writer.abort()
-        seconds = time.perf_counter() - t0
-        if n_ok == 0:
-            (out / INDEX_EMBEDDINGS).unlink(missing_ok=True)
-            (out / INDEX_IDS).unlink(missing_ok=True)
-            first = "; ".join(f"line {no}: {reason}" for no, _, _, reason in skipped[:3])
-            raise UserError(f"{src.name}: no valid SMILES ({n_read} row(s) read, all invalid: {first}); "
-                            f"all listed in {out / INDEX_SKIPPED}" if n_read else f"{src.name}: no SMILES rows")
-        manifest = {
-            "format": INDEX_FORMAT,
-            "count": n_ok,
-            "dim": self.dim,
-            "rows_read": n_read,
-            "skipped": n_skipped,
-            "source": {"name": src.name, "sha256": sha256_file(src), **layout},
-            "run": {"path": str(self.run_dir.resolve()), "model_sha256": self.model_sha256,
-                    "encoders": self.record.get("encoders"), "data_hash": self.record.get("data_hash")},
-            "encoders": {"drug": ECFP_ID},
-            "standardisation": "ChEMBL parent (thinbridge.data.standardise_parent), as the training data",
-            "files": {"embeddings": INDEX_EMBEDDINGS, "ids": INDEX_IDS, "skipped": INDEX_SKIPPED},
-            "thinbridge_version": __version__,
-        }
-        writer.close({"format": INDEX_FORMAT, "model_sha256": self.model_sha256, "count": n_ok, "dim": self.dim})
-        (out / INDEX_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        return {"out": str(out), "count": n_ok, "rows_read": n_read, "skipped": n_skipped,
-                "skipped_examples": [{"line": no, "id": i, "smiles": s, "reason": r,
-                                      "meaning": DROP_REASONS.get(r, r)} for no, i, s, r in skipped],
-                "seconds": seconds, "per_second": n_read / seconds if seconds > 0 else float("inf"),
-                "workers": workers}
-
-
-#: ``retrieval.load(run_dir, data_dir=None)``: the same as :meth:`Retriever.load`
-load = Retriever.load
-
-
-def build_index(run_dir: str | Path, smiles_file: str | Path, out: str | Path, **kw) -> dict:
-    """Shorthand: ``Retriever.load(run_dir).build_index(smiles_file, out, **kw)``."""
-    return Retriever.load(run_dir).build_index(smiles_file, out, **kw)
-
-
-# ----------------------------------------------------------------------------------------------
-# command line
-# ----------------------------------------------------------------------------------------------
-def add_cli(sub) -> None:
-    """Add ``query`` and ``index`` to the ``thinbridge`` command."""
-    q = sub.add_parser(
-        "query", help="rank molecules for a text query, or mechanism texts for a molecule (--smiles)",
-        description="Rank the parent molecules of the run's data (or of an index, --index) against a text "
-                    "query, or rank the run's mechanism texts against a molecule (--smiles).")
-    q.add_argument("run", help="run folder written by `thinbridge train`")
-    q.add_argument("text", nargs="?", default=None, help="free-text query, e.g. \"EGFR kinase inhibitor\"")
-    q.add_argument("--smiles", "-s", default=None, help="rank mechanism texts for this molecule instead")
-    q.add_argument("--top", "-k", type=int, default=10, help="number of hits (default: 10)")
-    q.add_argument("--index", default=None, help="search this index (built with `thinbridge index`) instead of "
-                                                 "the run's molecules")
-    q.add_argument("--data", default=None, help="prepared data folder (default: the one recorded in the run)")
-    q.add_argument("--cache", default=None, help="feature cache folder (default: DATA/cache)")
-    q.add_argument("--json", action="store_true", help="print the hits as a JSON list")
-    q.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
-    q.set_defaults(func=cmd_query)
-
-    x = sub.add_parser(
-        "index", help="embed your own SMILES library for `thinbridge query --index`",
-        description="Standardise a SMILES file to ChEMBL parents (like the training data), fingerprint and "
-                    "embed it with a run's drug head, and write an index folder. Rows that fail are listed "
-                    "with their line numbers in INDEX/skipped.tsv.")
-    x.add_argument("run", help="run folder written by `thinbridge train`")
-    x.add_argument("--smiles-file", required=True,
-                   help="one SMILES per line, optionally 'SMILES id'; or a CSV/TSV whose header has a smiles "
-                        "(or canonical_smiles) column and optionally an id/name/chembl_id column")
-    x.add_argument("--out", "-o", required=True, help="index folder to write")
-    x.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help=f"rows per chunk (default: {CHUNK_SIZE})")
-    x.add_argument("--workers", type=int, default=None,
-                   help="processes that standardise structures (default: CPU count; 1 for small files)")
-    x.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    x.set_defaults(func=cmd_index)
-
-
-def _jsonable(df) -> list[dict]:
-    recs = []
-    for r in df.to_dict(orient="records"):
-        recs.append({k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()})
-    return recs
-
-
-def cmd_query(a) -> int:
-    if a.text is not None and a.smiles is not None:
-        raise UserError("give either a text query or --smiles, not both")
-    if a.text is None and a.smiles is None:
-        raise UserError("nothing to search for: give a text query or --smiles SMILES")
-    if a.smiles is not None and a.index:
-        raise UserError("--index holds molecules; search it with a text query, not --smiles")
-    k = _check_k(a.top)
-    if a.text is not None:
-        _check_query(a.text)
-    else:
-        _standardise_one(a.smiles)
-    r = Retriever.load(a.run, a.data, a.cache, show_progress=not a.quiet)
-    if a.smiles is not None:
-        df = r.search_smiles(a.smiles, k)
-        if a.json:
-            print(json.dumps(_jsonable(df), indent=1))
-            return 0
-        print(f"top {len(df)} of {df.attrs['n_candidates']} mechanism texts for {df.attrs['parent_smiles']} "
-              f"(ChEMBL parent of the query; * = paired with it in the data)")
-        for row in df.itertuples(index=False):
-            print(f"{row.rank:4d}  {row.score:6.3f} {'*' if row.known else ' '} {row.text}")
-        return 0
-    df = r.search_text(a.text, k, index=a.index)
-    if a.json:
-        print(json.dumps(_jsonable(df), indent=1))
-        return 0
-    if a.index:
-        print(f"top {len(df)} of {df.attrs['n_candidates']} molecules in {a.index} for {a.text.strip()!r}")
-        for row in df.itertuples(index=False):
-            print(f"{row.rank:4d}  {row.score:6.3f}  {row.id}  {row.smiles}")
-        return 0
-    print(f"top {len(df)} of {df.attrs['n_candidates']} molecules for {a.text.strip()!r}")
-    for row in df.itertuples(index=False):
-        print(f"{row.rank:4d}  {row.score:6.3f}  {row.drug_name} ({row.molecule_chembl_id})")
-        for m in row.mechanisms:
-            print(f"{'':14s}- {m}")
-    return 0
-
-
-def cmd_index(a) -> int:
-    r = Retriever.load(a.run, show_progress=not a.quiet)
-    res = r.build_index(a.smiles_file, a.out, chunk_size=a.chunk_size, workers=a.workers,
-                        show_progress=not a.quiet)
-    print(f"indexed {res['count']} molecules from {Path(a.smiles_file).name} into {a.out} "
-          f"({res['rows_read']} rows in {res['seconds']:.1f} s, {res['per_second']:.0f} rows/s, "
-          f"{res['workers']} worker(s))")
-    if res["skipped"]:
-        ex = "; ".join(f"line {e['line']} ({e['reason']}: {e['smiles'][:40]!r})" for e in res["skipped_examples"][:3])
-        more = " ..." if res["skipped"] > 3 else ""
-        print(f"skipped {res['skipped']} row(s) that are not usable structures: {ex}{more}; "
-              f"all listed in {Path(a.out) / INDEX_SKIPPED}")
-    print(f"search it: thinbridge query {a.run} \"some text\" --index {a.out}")
-    return 0
+        run = {"path": self.run_dir, "model_sha256": self.model_sha256, "encoders": self.record.get("encoders"),
+               "data_hash": self.record.get("data_hash")}
+        return build_index(self.model, run, smiles_file, out, chunk_size, workers, show_progress)

@@ -15,6 +15,7 @@ so the realised fractions are reported, not assumed.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -95,12 +96,14 @@ def molecules_table(pairs: pd.DataFrame) -> pd.DataFrame:
     return mols
 
 
-def split_pairs(pairs: pd.DataFrame, kind: str = "scaffold", sizes=(0.8, 0.1, 0.1), seed: int = 0) -> pd.Series:
+def split_pairs(pairs: pd.DataFrame, kind: str = "scaffold", sizes=(0.8, 0.1, 0.1), seed: int = 0,
+                mols: pd.DataFrame | None = None) -> pd.Series:
     """Split label for every pair, made over parent molecules (``kind``: 'scaffold' or 'random').
 
     Asserts that no parent molecule (and, for the scaffold split, no scaffold) is on two sides.
+    ``mols`` (:func:`molecules_table` of ``pairs``) saves computing the scaffolds again.
     """
-    mols = molecules_table(pairs)
+    mols = (molecules_table(pairs) if mols is None else mols).copy()
     if kind == "scaffold":
         mols["split"] = scaffold_split(mols["scaffold"].tolist(), sizes, seed)
     elif kind == "random":
@@ -127,10 +130,10 @@ def assert_no_leak(pairs_with_split: pd.DataFrame, by_scaffold: bool = True, mol
         assert bad.empty, f"{len(bad)} scaffold(s) on two sides of the split, e.g. {bad.index[0]!r}"
 
 
-def split_summary(pairs: pd.DataFrame, split: pd.Series) -> pd.DataFrame:
-    """Pairs, molecules, scaffolds and targets per side."""
-    df = pairs.assign(split=split.values)
-    mols = molecules_table(pairs)
+def split_summary(pairs: pd.DataFrame, split, mols: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Pairs, molecules, scaffolds and targets per side (``mols``: :func:`molecules_table`, if at hand)."""
+    df = pairs.assign(split=np.asarray(split))
+    mols = molecules_table(pairs) if mols is None else mols
     df["scaffold"] = df["parent_inchikey"].map(dict(zip(mols["parent_inchikey"], mols["scaffold"])))
     rows = []
     for s in SPLITS:
@@ -140,6 +143,34 @@ def split_summary(pairs: pd.DataFrame, split: pd.Series) -> pd.DataFrame:
     out = pd.DataFrame(rows).set_index("split")
     out["molecule_fraction"] = (out["molecules"] / out["molecules"].sum()).round(3)
     return out
+
+
+def split_filename(kind: str, seed: int) -> str:
+    """The file name a split is saved under: ``scaffold_seed0.tsv``."""
+    return f"{kind}_seed{int(seed)}.tsv"
+
+
+def save_split(path: str | Path, pairs: pd.DataFrame, labels) -> Path:
+    """Write ``pair_id`` and ``split`` columns (TSV) for the pairs, in order."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"pair_id": pairs["pair_id"].to_numpy(), "split": np.asarray(labels)}).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def load_split(path: str | Path, pairs: pd.DataFrame) -> np.ndarray:
+    """Split labels saved by :func:`save_split`, checked to belong to these pairs, in their order."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"split file not found: {path} (the splits chapter or `save_split` writes it)")
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    if list(df.columns) != ["pair_id", "split"] or len(df) != len(pairs) or \
+            (df["pair_id"].to_numpy() != pairs["pair_id"].to_numpy()).any():
+        raise UserError(f"{path}: not a split of these pairs (pair ids differ); make the split again")
+    bad = set(df["split"]) - set(SPLITS)
+    if bad:
+        raise UserError(f"{path}: unknown split label(s) {sorted(bad)}")
+    return df["split"].to_numpy()
 
 
 def leakage_audit(train_smiles: Sequence[str], test_smiles: Sequence[str]) -> tuple[np.ndarray, dict]:

@@ -1,6 +1,6 @@
 """Training the bridge, and the one function that turns a configuration into a scored run.
 
-:class:`RunConfig` holds every knob. :func:`load_inputs` builds the frozen features, texts and
+:class:`~thinbridge.config.RunConfig` holds every knob (re-exported here). :func:`load_inputs` builds the frozen features, texts and
 split for a prepared data folder (cached, so an ablation builds them once);
 :func:`fit` trains two linear heads with AdamW on mini-batches, evaluating the validation
 split after every epoch and keeping the best epoch by **validation text -> drug global MRR**
@@ -9,7 +9,6 @@ baselines into the documented ``metrics.json`` shape.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import time
@@ -24,69 +23,15 @@ from . import data as D
 from . import evaluation as E
 from . import numerics
 from .baselines import CCABaseline, random_heads
+from .config import RunConfig
 from .errors import UserError
 from .features import ECFP_ID, drug_features, text_encoder_id, text_features
 from .losses import bridge_loss
-from .model import Bridge, save_run
+from .model import Bridge, device, save_run
 from .progress import progress
 from .splits import split_pairs
 
 METRICS_SCHEMA = "thinbridge-metrics-1"
-
-
-@dataclass
-class RunConfig:
-    """Every choice a run makes. Defaults are the book's main configuration."""
-
-    split: str = "scaffold"          # 'scaffold' or 'random' (over parent molecules)
-    split_seed: int = 0
-    sizes: tuple = (0.8, 0.1, 0.1)
-    seed: int = 0                    # initialisation and batch order
-    text_view: str = "rich"          # 'basic' or 'rich' (thinbridge.data.TEXT_TEMPLATES)
-    with_name: bool = False          # prefix the drug name to the text ("WithDrug")
-    text_model: str | None = None    # None: offline all-MiniLM-L6-v2
-    dim: int = 256
-    temperature: float = 0.07
-    margin: float = 0.1
-    hard_weight: float = 2.0         # weight of in-batch negatives that share the anchor's target
-    mask_false_negatives: bool = True  # same molecule / identical text in a batch is not a negative
-    epochs: int = 60
-    patience: int = 10
-    batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    protocol: str = "distinct"       # see thinbridge.evaluation
-    n_boot: int = 1000
-
-    def validate(self) -> "RunConfig":
-        checks = [
-            (self.split in ("scaffold", "random"), f"split must be 'scaffold' or 'random', not {self.split!r}"),
-            (self.text_view in D.TEXT_VIEWS, f"text view must be one of {D.TEXT_VIEWS}, not {self.text_view!r}"),
-            (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
-            (self.margin >= 0, f"margin must be >= 0, got {self.margin}"),
-            (self.hard_weight >= 0, f"hard-negative weight must be >= 0, got {self.hard_weight}"),
-            (self.dim >= 1, f"dim must be >= 1, got {self.dim}"),
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}"),
-            (self.protocol in E.PROTOCOLS, f"protocol must be one of {E.PROTOCOLS}"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise UserError(msg)
-        return self
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["sizes"] = list(self.sizes)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in names}
-        if "sizes" in kw:
-            kw["sizes"] = tuple(kw["sizes"])
-        return cls(**kw)
 
 
 @dataclass
@@ -128,22 +73,13 @@ def load_inputs(data_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | No
                   {"drug": ECFP_ID, "text": text_encoder_id(cfg.text_model)})
 
 
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _codes(values) -> np.ndarray:
     return pd.factorize(pd.Series(list(values)))[0]
 
 
-@torch.no_grad()
 def embed(model: Bridge, x_drug: np.ndarray, x_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """L2-normalised bridge embeddings (numpy, float32) for drug and text features."""
-    model.eval()
-    dev = next(model.parameters()).device
-    zd = model.encode_drug(torch.tensor(np.asarray(x_drug), dtype=torch.float32, device=dev)).cpu().numpy()
-    zt = model.encode_text(torch.tensor(np.asarray(x_text), dtype=torch.float32, device=dev)).cpu().numpy()
-    return zd, zt
+    return model.embed(x_drug, "drug"), model.embed(x_text, "text")
 
 
 def _val_mrr(model: Bridge, inp: Inputs, task) -> float:
@@ -159,7 +95,7 @@ def fit(inp: Inputs, cfg: RunConfig, show_progress: bool = True) -> tuple[Bridge
     """Train the two heads; return the best model (by validation MRR) and the per-epoch history."""
     cfg.validate()
     set_seed(cfg.seed)
-    dev = _device()
+    dev = device()
     model = Bridge(inp.x_drug.shape[1], inp.x_text.shape[1], cfg.dim).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     tr = inp.rows("train")
@@ -266,11 +202,16 @@ def run_config_record(inp: Inputs, cfg: RunConfig, data_dir: str | Path | None, 
 
 
 def train_run(data_dir: str | Path, out_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | None = None,
-              show_progress: bool = True) -> dict:
-    """Prepare inputs, train, score and write ``model.safetensors``, ``config.json``, ``metrics.json``."""
+              show_progress: bool = True, pairs: pd.DataFrame | None = None, split: np.ndarray | None = None) -> dict:
+    """Prepare inputs, train, score and write ``model.safetensors``, ``config.json``, ``metrics.json``.
+
+    ``pairs`` and ``split`` (one label per pair) default to ``data_dir``'s pairs and the split
+    ``cfg`` describes; pass them to reuse what is already loaded (the book's chapters do).
+    Returns ``{"metrics", "config", "history", "model", "seconds"}``.
+    """
     cfg.validate()
     t0 = time.perf_counter()
-    inp = load_inputs(data_dir, cfg, cache_dir, show_progress=show_progress)
+    inp = load_inputs(data_dir, cfg, cache_dir, pairs=pairs, split=split, show_progress=show_progress)
     model, history = fit(inp, cfg, show_progress=show_progress)
     metrics = score_run(model, inp, cfg)
     record = run_config_record(inp, cfg, data_dir, history)
@@ -278,4 +219,5 @@ def train_run(data_dir: str | Path, out_dir: str | Path, cfg: RunConfig, cache_d
     out = Path(out_dir)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
-    return {"metrics": metrics, "config": record, "history": history, "seconds": time.perf_counter() - t0}
+    return {"metrics": metrics, "config": record, "history": history, "model": model,
+            "seconds": time.perf_counter() - t0}

@@ -1,0 +1,69 @@
+#!/usr/bin/env python
+"""Benchmark: wall time of `thinbridge --help` (process start included), now and at another revision.
+
+    python scripts/bench_cli.py                 # this checkout
+    python scripts/bench_cli.py --compare REV   # and REV (checked out into a temporary worktree)
+
+Each command runs ``--repeat`` times in a fresh process (``python -m thinbridge.cli --help``
+with ``PYTHONPATH`` at the tree being measured); the median and the minimum are written to
+``benchmarks/cli.json``, with the ratio when ``--compare`` is given (both measured in the same
+run, on the same machine). It also records which heavy libraries the parser loads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("torch", "pandas", "numpy", "rdkit", "sklearn", "sentence_transformers")
+
+
+def measure(tree: Path, repeat: int) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "thinbridge.cli", "--help"], env=env, check=True,
+                       stdout=subprocess.DEVNULL, cwd=tree)
+        times.append(time.perf_counter() - t0)
+    probe = ("import sys; from thinbridge.cli import build_parser; build_parser(); "
+             f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    loaded = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=tree)
+    return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3), "repeat": repeat,
+            "heavy_modules_loaded_by_parser": loaded.stdout.strip() or loaded.stderr.strip()[-200:]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--compare", metavar="REV", help="also measure this git revision")
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "cli.json"))
+    a = ap.parse_args()
+    rec = {"command": "thinbridge --help (python -m thinbridge.cli --help)", "machine": platform.processor()
+           or platform.machine(), "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+           "now": measure(ROOT, a.repeat)}
+    if a.compare:
+        with tempfile.TemporaryDirectory() as tmp:
+            wt = Path(tmp) / "rev"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(wt), a.compare],
+                           check=True, capture_output=True)
+            try:
+                rec["compare"] = {"revision": a.compare, **measure(wt, a.repeat)}
+            finally:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(wt)], capture_output=True)
+        rec["speedup"] = round(rec["compare"]["median_s"] / rec["now"]["median_s"], 2)
+    Path(a.out).write_text(json.dumps(rec, indent=2) + "\n")
+    print(json.dumps(rec, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

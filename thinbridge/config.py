@@ -1,0 +1,95 @@
+"""Every choice a run makes (:class:`RunConfig`) and the names of the choices, without heavy imports.
+
+This module imports only the standard library, so the command line can build its parser
+(choices, defaults, help) without loading torch, pandas or RDKit.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from .errors import UserError
+
+#: how pairs are split over parent molecules (:mod:`thinbridge.splits`)
+SPLIT_KINDS = ("scaffold", "random")
+#: the text views (templates in :data:`thinbridge.data.TEXT_TEMPLATES`)
+TEXT_VIEWS = ("basic", "rich")
+#: retrieval protocols (:mod:`thinbridge.evaluation`)
+PROTOCOLS = ("distinct", "any_match", "pair")
+#: rows an index build reads, standardises and embeds at a time (:mod:`thinbridge.index`)
+CHUNK_SIZE = 4096
+
+
+@dataclass
+class RunConfig:
+    """Every choice a run makes. Defaults are the book's main configuration."""
+
+    split: str = "scaffold"          # 'scaffold' or 'random' (over parent molecules)
+    split_seed: int = 0
+    sizes: tuple = (0.8, 0.1, 0.1)
+    seed: int = 0                    # initialisation and batch order
+    text_view: str = "rich"          # 'basic' or 'rich' (thinbridge.data.TEXT_TEMPLATES)
+    with_name: bool = False          # prefix the drug name to the text ("WithDrug")
+    text_model: str | None = None    # None: offline all-MiniLM-L6-v2
+    dim: int = 256
+    temperature: float = 0.07
+    margin: float = 0.1
+    hard_weight: float = 2.0         # weight of in-batch negatives that share the anchor's target
+    mask_false_negatives: bool = True  # same molecule / identical text in a batch is not a negative
+    epochs: int = 60
+    patience: int = 10
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    protocol: str = "distinct"       # see thinbridge.evaluation
+    n_boot: int = 1000
+
+    def validate(self) -> "RunConfig":
+        """Raise :class:`UserError` naming the first value that cannot be used; return self."""
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("float", "int") and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise UserError(f"{f.name} must be a number, got {v!r}")
+            if f.type == "float" and not math.isfinite(v):
+                raise UserError(f"{f.name} must be a finite number, got {v!r}")
+            if f.type == "int" and v != int(v):
+                raise UserError(f"{f.name} must be a whole number, got {v!r}")
+        checks = [
+            (self.split in SPLIT_KINDS, f"split must be one of {SPLIT_KINDS}, not {self.split!r}"),
+            (self.text_view in TEXT_VIEWS, f"text view must be one of {TEXT_VIEWS}, not {self.text_view!r}"),
+            (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
+            (self.margin >= 0, f"margin must be >= 0, got {self.margin}"),
+            (self.hard_weight >= 0, f"hard-negative weight must be >= 0, got {self.hard_weight}"),
+            (self.dim >= 1, f"dim must be >= 1, got {self.dim}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
+            (self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}"),
+            (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
+            (self.protocol in PROTOCOLS, f"protocol must be one of {PROTOCOLS}, not {self.protocol!r}"),
+            (self.n_boot >= 0, f"bootstrap resamples must be >= 0, got {self.n_boot}"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise UserError(msg)
+        return self
+
+    @property
+    def run_name(self) -> str:
+        """The folder name the book gives a run of this configuration: ``scaffold_rich_noname``."""
+        return f"{self.split}_{self.text_view}_{'name' if self.with_name else 'noname'}"
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["sizes"] = list(self.sizes)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        """A config from ``config.json``'s ``config`` block; unknown keys are ignored, bad values are a UserError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in names}
+        if "sizes" in kw:
+            kw["sizes"] = tuple(kw["sizes"])
+        return cls(**kw).validate()

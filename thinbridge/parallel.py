@@ -1,0 +1,87 @@
+"""One way to run a function over many items on several cores: :func:`parallel_map`.
+
+Used for structure standardisation (``prepare``, ``index``) and the ablation's cells. Worker
+processes are forked (on Linux), so the function and the items are inherited, not pickled:
+closures and large arrays cost nothing to hand over; only the results travel back. Results
+come back in input order, so they do not depend on the number of workers.
+
+Workers ignore Ctrl-C (the parent handles it and stops them: one message, no tracebacks
+from each worker) and, on Linux, die with the parent if it is killed.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Callable, Sequence, TypeVar
+
+from .progress import progress
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_JOB: tuple[Callable, Sequence] | None = None
+
+
+def n_workers(n_jobs: int | None, n_items: int, min_items: int = 1) -> int:
+    """Workers to use: ``n_jobs`` (None or 0: every core, at most 8), never more than the items,
+    and one when there are fewer than ``min_items`` items or no fork (forking costs more than it saves)."""
+    import multiprocessing as mp
+
+    if n_jobs is not None and int(n_jobs) < 0:
+        raise ValueError(f"n_jobs must be >= 0 (0 or None: every core), got {n_jobs}")
+    n = int(n_jobs) if n_jobs else min(os.cpu_count() or 1, 8)
+    if n_items < max(2, min_items) or "fork" not in mp.get_all_start_methods() or _forking_is_unsafe():
+        return 1
+    return max(1, min(n, n_items))
+
+
+def _forking_is_unsafe() -> bool:
+    """A process whose OpenMP pool has several threads can deadlock in a forked child. With
+    :mod:`thinbridge.numerics` in force torch uses one thread; with native numerics, run here."""
+    torch = sys.modules.get("torch")
+    return torch is not None and hasattr(torch, "get_num_threads") and torch.get_num_threads() > 1
+
+
+def _init_worker() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if sys.platform.startswith("linux"):
+        try:  # die with the parent (SIGTERM, SIGKILL): no orphaned workers
+            import ctypes
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):  # pragma: no cover - not glibc
+            pass
+
+
+def _call(i: int):
+    fn, items = _JOB
+    return fn(items[i])
+
+
+def parallel_map(fn: Callable[[T], R], items: Sequence[T], n_jobs: int | None = 1, desc: str = "",
+                 show_progress: bool = False, chunksize: int = 1, min_items: int = 1) -> list[R]:
+    """``[fn(x) for x in items]``, on ``n_jobs`` forked worker processes when that pays.
+
+    ``n_jobs``: 1 runs here; None or 0 uses every core (see :func:`n_workers`); ``min_items``:
+    below this many items run here. A progress bar (``desc``) counts finished items.
+    """
+    global _JOB
+    items = list(items)
+    n = n_workers(n_jobs, len(items), min_items)
+    bar = dict(desc=desc, total=len(items), disable=not show_progress)
+    if n == 1:
+        return [fn(x) for x in progress(items, **bar)]
+    import multiprocessing as mp
+
+    import warnings
+
+    _JOB = (fn, items)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork of a threaded process
+            pool = mp.get_context("fork").Pool(n, initializer=_init_worker)
+        with pool:  # __exit__ terminates the workers, also on an error or Ctrl-C
+            return list(progress(pool.imap(_call, range(len(items)), chunksize=max(1, int(chunksize))), **bar))
+    finally:
+        _JOB = None
