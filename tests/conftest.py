@@ -6,6 +6,7 @@ cache, so later calls to :func:`thinbridge.features.load_text_model` reuse it.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -126,6 +127,13 @@ def generated_rows(n_scaffolds: int = 14, per_scaffold: int = 3) -> list[dict]:
 
 
 # ------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="session", autouse=True)
+def _own_user_cache(tmp_path_factory):
+    """The fallback feature cache (read-only data folders) in a temporary folder, not ~/.cache."""
+    os.environ["THINBRIDGE_CACHE"] = str(tmp_path_factory.mktemp("user_cache"))
+    yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _quiet():
     """No progress bars and no RDKit parse chatter in test output."""

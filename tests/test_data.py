@@ -221,7 +221,7 @@ def test_clean_drops_with_reason_and_row(cleaned):
     ]
     assert cleaned.report["rows_dropped"] == {
         "missing_smiles": 0, "invalid_smiles": 1, "standardisation_failed": 0, "empty_parent": 0,
-        "empty_mechanism": 1, "missing_target": 1}
+        "empty_mechanism": 1, "missing_target": 1, "malformed_row": 0}
 
 
 def test_clean_missing_smiles_and_salt_only():
@@ -230,10 +230,26 @@ def test_clean_missing_smiles_and_salt_only():
         raw_row("CHEMBL2", "SODIUM CHLORIDE", "[Na+].[Cl-]", "X inhibitor", "INHIBITOR", "CHEMBL205", "CA II"),
     ]
     res = D.clean(pd.DataFrame(rows), show_progress=False)
-    assert res.dropped[["row", "reason"]].values.tolist() == [[2, "missing_smiles"]]
+    assert res.dropped[["row", "reason"]].values.tolist() == [[2, "missing_smiles"], [3, "empty_parent"]]
     assert res.report["rows_dropped"]["missing_smiles"] == 1
-    # ChEMBL's parent rules keep a salt that is nothing but salt (no fragment left would be worse)
-    assert res.pairs["parent_smiles"].tolist() == [ACETAZOLAMIDE, "[Cl-].[Na+]"]
+    # ChEMBL's parent rules keep a salt that is nothing but salt; thinbridge drops it, counted
+    assert res.report["rows_dropped"]["empty_parent"] == 1
+    assert res.pairs["parent_smiles"].tolist() == [ACETAZOLAMIDE]
+
+
+@pytest.mark.parametrize("smiles, dropped", [
+    ("[Na+].[Cl-]", True), ("[K+].[I-]", True), ("O=S(=O)([O-])[O-].[Zn+2]", True),  # no carbon
+    ("CC(=O)[O-].CC(=O)[O-].[Fe+2]", True), ("[Li+].[Li+].[O-]C([O-])=O", True),   # metal + listed ions
+    ("O=C([O-])Cc1ccccc1.[Na+]", False),  # sodium phenylacetate: the anion is the drug
+    ("NC(CCCNC(=N)N)C(=O)O", False),       # arginine alone is a drug, though a counter-ion elsewhere
+    ("CC(=O)Oc1ccccc1C(=O)O", False),
+])
+def test_salt_or_solvent_only_rule(smiles, dropped):
+    if dropped:
+        with pytest.raises(D._StructureError, match="empty_parent"):
+            D.standardise_parent(smiles)
+    else:
+        assert D.standardise_parent(smiles)[0]
 
 
 def test_clean_accounting_and_counts(cleaned):

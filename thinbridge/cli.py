@@ -6,13 +6,40 @@ only bugs show a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
 
+from . import jsonio
 from .errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``thinbridge: error: argument --lr: ... (see thinbridge train --help)``."""
+
+    def error(self, message):
+        self.exit(2, f"thinbridge: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind, lo=None, name="value"):
+    """An argparse type: a finite int/float, at least ``lo``; a one-line message otherwise."""
+    import math
+
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole number' if kind is int else 'number'}")
+        if kind is float and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if lo is not None and v < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {text}")
+        return v
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _add_prepare(sub):
@@ -28,9 +55,10 @@ def _add_prepare(sub):
 
 def cmd_prepare(a) -> int:
     from . import data
-    from .paths import resolve_data_path
+    from .paths import check_out_dir, resolve_data_path
 
     src = resolve_data_path(a.input)
+    check_out_dir(a.out)
     res = data.prepare(src, a.out, show_progress=not a.quiet)
     r = res.report
     dropped = sum(r["rows_dropped"].values())
@@ -62,8 +90,10 @@ def _add_download(sub):
 
 def cmd_download(a) -> int:
     from . import download
+    from .paths import check_out_file
 
     if a.mechanisms_only:
+        check_out_file(a.out)
         res = download.download_mechanisms(a.out, show_progress=not a.quiet)
         print(f"{res['chembl_release']}: {res['rows']} mechanism rows, {res['molecules']} molecules "
               f"({res['rows_without_structure']} rows without a structure), {res['targets']} targets\n"
@@ -83,11 +113,11 @@ def _add_train(sub):
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--cache", default=None, help="feature cache folder (default: DATA/cache)")
     p.add_argument("--split", choices=SPLIT_KINDS, default=d.split)
-    p.add_argument("--split-seed", type=int, default=d.split_seed)
-    p.add_argument("--seed", type=int, default=d.seed, help="initialisation and batch-order seed")
-    p.add_argument("--temperature", "-T", type=float, default=d.temperature)
-    p.add_argument("--margin", "-m", type=float, default=d.margin)
-    p.add_argument("--hard-weight", type=float, default=d.hard_weight,
+    p.add_argument("--split-seed", type=_number(int, 0), default=d.split_seed)
+    p.add_argument("--seed", type=_number(int, 0), default=d.seed, help="initialisation and batch-order seed")
+    p.add_argument("--temperature", "-T", type=_number(float), default=d.temperature)
+    p.add_argument("--margin", "-m", type=_number(float, 0), default=d.margin)
+    p.add_argument("--hard-weight", type=_number(float, 0), default=d.hard_weight,
                    help="weight of in-batch negatives sharing the anchor's target (1 = plain InfoNCE)")
     p.add_argument("--text-view", choices=TEXT_VIEWS, default=d.text_view)
     name = p.add_mutually_exclusive_group()
@@ -95,26 +125,33 @@ def _add_train(sub):
                       help="put the drug name in the text")
     name.add_argument("--no-name", dest="with_name", action="store_false")
     p.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: offline all-MiniLM-L6-v2)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--patience", type=int, default=d.patience)
-    p.add_argument("--dim", "-d", type=int, default=d.dim)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--epochs", type=_number(int, 1), default=d.epochs)
+    p.add_argument("--patience", type=_number(int, 1), default=d.patience)
+    p.add_argument("--dim", "-d", type=_number(int, 1), default=d.dim)
+    p.add_argument("--batch-size", type=_number(int, 2), default=d.batch_size)
+    p.add_argument("--lr", type=_number(float), default=d.lr)
     p.add_argument("--protocol", choices=PROTOCOLS, default=d.protocol,
                    help="retrieval candidates and what counts as correct (see thinbridge.evaluation)")
-    p.add_argument("--n-boot", type=int, default=d.n_boot, help="bootstrap resamples for 95%% CIs")
+    p.add_argument("--n-boot", type=_number(int, 0), default=d.n_boot, help="bootstrap resamples for 95%% CIs")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_train)
 
 
 def cmd_train(a) -> int:
     from .config import RunConfig
-    from .train import train_run
+    from .paths import check_out_dir
 
     cfg = RunConfig(split=a.split, split_seed=a.split_seed, seed=a.seed, temperature=a.temperature, margin=a.margin,
                     hard_weight=a.hard_weight, text_view=a.text_view, with_name=a.with_name,
                     text_model=a.text_model, epochs=a.epochs, patience=a.patience, dim=a.dim,
                     batch_size=a.batch_size, lr=a.lr, protocol=a.protocol, n_boot=a.n_boot).validate()
+    check_out_dir(a.out)
+    if not Path(a.data, "pairs.tsv").is_file():
+        raise UserError(f"--data {a.data}: no pairs.tsv here; run `thinbridge prepare --out {a.data}` first")
+    if a.cache:
+        check_out_dir(a.cache, "--cache")
+    from .train import train_run
+
     res = train_run(a.data, a.out, cfg, a.cache, show_progress=not a.quiet)
     _print_summary(res["metrics"])
     tr = res["config"]["training"]
@@ -146,10 +183,12 @@ def _add_evaluate(sub):
 
 def cmd_evaluate(a) -> int:
     from . import data as D
-    from .model import load_run, read_config
     from .config import RunConfig
-    from .train import load_inputs, score_run
+    from .model import load_run, read_config
+    from .paths import check_out_file
 
+    if a.out:
+        check_out_file(a.out)
     rec = read_config(a.run)
     if not isinstance(rec.get("config"), dict):
         raise UserError(f"{a.run}: incomplete run folder (config.json has no 'config'); train one with `thinbridge train`")
@@ -158,14 +197,16 @@ def cmd_evaluate(a) -> int:
         raise UserError(f"prepared data for {a.run} not found at {data_dir}; pass --data DIR")
     if rec.get("data_hash") and D.data_hash(data_dir) != rec["data_hash"]:
         raise UserError(f"{data_dir}/pairs.tsv is not the data {a.run} was trained on (hash differs)")
-    cfg = RunConfig.from_dict(rec["config"])
+    cfg = RunConfig.from_dict(rec["config"], source=str(Path(a.run) / "config.json"))
+    from .train import load_inputs, score_run
+
     inp = load_inputs(data_dir, cfg, a.cache, show_progress=not a.quiet)
     model, _ = load_run(a.run, expect={"text": inp.encoders["text"], "drug": inp.encoders["drug"],
                                        "text_dim": inp.x_text.shape[1]})
     m = score_run(model, inp, cfg)
     _print_summary(m)
     if a.out:
-        Path(a.out).write_text(json.dumps(m, indent=2) + "\n")
+        jsonio.write(a.out, m)
         print(f"wrote {a.out}")
     return 0
 
@@ -178,7 +219,7 @@ def _add_query(sub):
     q.add_argument("run", help="run folder written by `thinbridge train`")
     q.add_argument("text", nargs="?", default=None, help="free-text query, e.g. \"EGFR kinase inhibitor\"")
     q.add_argument("--smiles", "-s", default=None, help="rank mechanism texts for this molecule instead")
-    q.add_argument("--top", "-k", type=int, default=10, help="number of hits (default: 10)")
+    q.add_argument("--top", "-k", type=_number(int, 1), default=10, help="number of hits (default: 10)")
     q.add_argument("--index", default=None, help="search this index (built with `thinbridge index`) instead of "
                                                  "the run's molecules")
     q.add_argument("--data", default=None, help="prepared data folder (default: the one recorded in the run)")
@@ -201,11 +242,17 @@ def _add_index(sub):
                    help="one SMILES per line, optionally 'SMILES id'; or a CSV/TSV whose header has a smiles "
                         "(or canonical_smiles) column and optionally an id/name/chembl_id column")
     x.add_argument("--out", "-o", required=True, help="index folder to write")
-    x.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, help=f"rows per chunk (default: {CHUNK_SIZE})")
-    x.add_argument("--workers", type=int, default=None,
+    x.add_argument("--chunk-size", type=_number(int, 1), default=CHUNK_SIZE, help=f"rows per chunk (default: {CHUNK_SIZE})")
+    x.add_argument("--workers", type=_number(int, 1), default=None,
                    help="processes that standardise structures (default: CPU count; 1 for small files)")
     x.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     x.set_defaults(func=cmd_index)
+
+
+def _shown(text: str, width: int = 80) -> str:
+    """A query as echoed back: quoted, and cut to ``width`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return repr(text if len(text) <= width else text[: width - 1] + "…")
 
 
 def _jsonable(df) -> list[dict]:
@@ -236,23 +283,29 @@ def cmd_query(a) -> int:
     if a.smiles is not None:
         df = r.search_smiles(a.smiles, k)
         if a.json:
-            print(json.dumps(_jsonable(df), indent=1))
+            print(jsonio.dumps(_jsonable(df), indent=1))
             return 0
         print(f"top {len(df)} of {df.attrs['n_candidates']} mechanism texts for {df.attrs['parent_smiles']} "
               f"(ChEMBL parent of the query; * = paired with it in the data)")
         for row in df.itertuples(index=False):
             print(f"{row.rank:4d}  {row.score:6.3f} {'*' if row.known else ' '} {row.text}")
         return 0
+    from .features import token_count
+
+    n_tok, max_tok = token_count(a.text.strip(), r.cfg.text_model)
+    if n_tok > max_tok:
+        print(f"thinbridge: note: the query is {n_tok:,} tokens long; the text model reads only its first "
+              f"{max_tok} (the rest is ignored)", file=sys.stderr)
     df = r.search_text(a.text, k, index=a.index)
     if a.json:
-        print(json.dumps(_jsonable(df), indent=1))
+        print(jsonio.dumps(_jsonable(df), indent=1))
         return 0
     if a.index:
-        print(f"top {len(df)} of {df.attrs['n_candidates']} molecules in {a.index} for {a.text.strip()!r}")
+        print(f"top {len(df)} of {df.attrs['n_candidates']} molecules in {a.index} for {_shown(a.text)}")
         for row in df.itertuples(index=False):
             print(f"{row.rank:4d}  {row.score:6.3f}  {row.id}  {row.smiles}")
         return 0
-    print(f"top {len(df)} of {df.attrs['n_candidates']} molecules for {a.text.strip()!r}")
+    print(f"top {len(df)} of {df.attrs['n_candidates']} molecules for {_shown(a.text)}")
     for row in df.itertuples(index=False):
         print(f"{row.rank:4d}  {row.score:6.3f}  {row.drug_name} ({row.molecule_chembl_id})")
         for m in row.mechanisms:
@@ -261,15 +314,27 @@ def cmd_query(a) -> int:
 
 
 def cmd_index(a) -> int:
-    from .index import INDEX_SKIPPED
+    from .index import INDEX_DUPLICATES, INDEX_SKIPPED
+    from .paths import check_out_dir
     from .retrieval import Retriever
 
+    check_out_dir(a.out)
+    if not Path(a.smiles_file).is_file():
+        raise UserError(f"SMILES file not found: {a.smiles_file}")
     r = Retriever.load(a.run, show_progress=not a.quiet)
     res = r.build_index(a.smiles_file, a.out, chunk_size=a.chunk_size, workers=a.workers,
                         show_progress=not a.quiet)
     print(f"indexed {res['count']} molecules from {Path(a.smiles_file).name} into {a.out} "
           f"({res['rows_read']} rows in {res['seconds']:.1f} s, {res['per_second']:.0f} rows/s, "
           f"{res['workers']} worker(s))")
+    if res["duplicate_ids"]:
+        ex = ", ".join(f"{i!r} on lines {', '.join(map(str, lines))}" for i, lines in res["duplicate_examples"].items())
+        print(f"warning: {res['duplicate_ids']} id(s) name more than one molecule (e.g. {ex}); all entries kept, "
+              f"listed in {Path(a.out) / INDEX_DUPLICATES}", file=sys.stderr)
+    if res["rows_with_extra_fields"]:
+        lines = ", ".join(map(str, res["extra_field_lines"]))
+        print(f"warning: {res['rows_with_extra_fields']} row(s) have more fields than the header (first on lines "
+              f"{lines}); the extra fields were not used", file=sys.stderr)
     if res["skipped"]:
         ex = "; ".join(f"line {e['line']} ({e['reason']}: {e['smiles'][:40]!r})" for e in res["skipped_examples"][:3])
         more = " ..." if res["skipped"] > 3 else ""
@@ -282,7 +347,7 @@ def cmd_index(a) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    ap = argparse.ArgumentParser(prog="thinbridge", description="Thin contrastive bridges between frozen drug and "
+    ap = _Parser(prog="thinbridge", description="Thin contrastive bridges between frozen drug and "
                                  "text encoders (a reproduction of arXiv 2510.03309).")
     ap.add_argument("--version", action="version", version=f"thinbridge {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
@@ -293,7 +358,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    a = ap.parse_args(argv)
+    try:
+        a = ap.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error already printed in one line
+        return e.code if isinstance(e.code, int) else 2
     if not getattr(a, "func", None):
         ap.print_help()
         return 2
@@ -306,14 +374,35 @@ def main(argv: list[str] | None = None) -> int:
     from rdkit import RDLogger
 
     RDLogger.DisableLog("rdApp.*")
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
     try:
         return int(a.func(a) or 0)
     except UserError as e:
         print(f"thinbridge: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("thinbridge: interrupted", file=sys.stderr)
+        print("thinbridge: interrupted; partial output removed, worker processes stopped", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("thinbridge: terminated; partial output removed, worker processes stopped", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that clean-up (``finally``, pool shutdown) runs."""
+
+
+def _terminated(signum, frame):
+    raise _Terminated()
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":  # pragma: no cover

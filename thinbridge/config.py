@@ -86,10 +86,18 @@ class RunConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        """A config from ``config.json``'s ``config`` block; unknown keys are ignored, bad values are a UserError."""
+    def from_dict(cls, d: dict, source: str | None = None) -> "RunConfig":
+        """A config from ``config.json``'s ``config`` block; unknown keys are ignored, a bad value is a
+        :class:`UserError` (naming ``source``, the file it came from, when given)."""
+        if not isinstance(d, dict):
+            raise UserError(f"{source or 'config'}: the run's config is not a JSON object")
         names = {f.name for f in dataclasses.fields(cls)}
         kw = {k: v for k, v in d.items() if k in names}
-        if "sizes" in kw:
-            kw["sizes"] = tuple(kw["sizes"])
-        return cls(**kw).validate()
+        try:
+            if "sizes" in kw:
+                kw["sizes"] = tuple(kw["sizes"])
+            return cls(**kw).validate()
+        except (UserError, TypeError) as e:
+            if source is None:
+                raise
+            raise UserError(f"{source}: {e} (edited by hand? train the run again)") from None

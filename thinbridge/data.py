@@ -1,9 +1,9 @@
 """ChEMBL drug mechanisms -> clean drug–text pairs.
 
-Three ways in, one table out (:data:`RAW_COLUMNS`):
+Three ways in, one table out (:data:`RAW_COLUMNS`), read by :mod:`thinbridge.loaders`:
 
-* :func:`load_table` — a TSV/CSV export with ChEMBL's column names;
-* :func:`load_sqlite` — a ChEMBL SQLite release, through one SQL query (:data:`SQLITE_QUERY`);
+* :func:`load_table` — a TSV/CSV export (or its gzip) with ChEMBL's column names;
+* :func:`load_sqlite` — a ChEMBL SQLite release, through one SQL query;
 * :mod:`thinbridge.download` — fetch the mechanism table or a whole release (network only).
 
 :func:`clean` then standardises every structure to its ChEMBL parent with
@@ -16,49 +16,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import json
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
 
+from . import jsonio
 from .config import TEXT_VIEWS
 from .errors import UserError
-from .progress import progress
-
-#: columns every loader returns, named as in ChEMBL (and in the shared ``chembl_moa.tsv``)
-RAW_COLUMNS = [
-    "molecule_chembl_id",
-    "molecule_pref_name",
-    "canonical_smiles",
-    "mechanism_of_action",
-    "mechanism_action_type",
-    "target_chembl_id",
-    "target_pref_name",
-    "target_organism",
-]
-#: optional ChEMBL columns kept when present
-OPTIONAL_COLUMNS = ["standard_inchi_key"]
-
-#: One query over ChEMBL's real schema. LEFT JOINs keep mechanisms without a structure or
-#: target so that :func:`clean` can count them as dropped instead of losing them silently.
-SQLITE_QUERY = """
-SELECT md.chembl_id          AS molecule_chembl_id,
-       md.pref_name          AS molecule_pref_name,
-       cs.canonical_smiles   AS canonical_smiles,
-       cs.standard_inchi_key AS standard_inchi_key,
-       dm.mechanism_of_action AS mechanism_of_action,
-       dm.action_type        AS mechanism_action_type,
-       td.chembl_id          AS target_chembl_id,
-       td.pref_name          AS target_pref_name,
-       td.organism           AS target_organism
-FROM drug_mechanism dm
-JOIN molecule_dictionary md ON md.molregno = dm.molregno
-LEFT JOIN compound_structures cs ON cs.molregno = dm.molregno
-LEFT JOIN target_dictionary td ON td.tid = dm.tid
-ORDER BY dm.mec_id
-"""
+from .loaders import RAW_COLUMNS, check_columns, load_mechanisms, load_sqlite, load_table  # noqa: F401
 
 #: Text views, defined once. ``{name}`` is the cleaned drug name (see :func:`clean_drug_name`).
 TEXT_TEMPLATES = {
@@ -85,94 +50,11 @@ DROP_REASONS = {
     "missing_smiles": "no structure (empty canonical_smiles)",
     "invalid_smiles": "RDKit could not parse the SMILES",
     "standardisation_failed": "chembl_structure_pipeline could not standardise the structure",
-    "empty_parent": "the parent structure has no atoms left (salt or solvent only)",
+    "empty_parent": "no parent left: only salts, solvents or lone (metal) ions (ChEMBL's salt and solvent lists)",
     "empty_mechanism": "empty mechanism_of_action text",
     "missing_target": "no target_chembl_id",
+    "malformed_row": "the record has more or fewer fields than the header (line and count in the detail)",
 }
-
-
-# ----------------------------------------------------------------------------------------------
-# loading
-# ----------------------------------------------------------------------------------------------
-def _check_columns(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    missing = [c for c in RAW_COLUMNS if c not in df.columns]
-    if missing:
-        raise UserError(
-            f"{source}: missing required column(s) {', '.join(missing)} "
-            f"(expected ChEMBL's names: {', '.join(RAW_COLUMNS)})"
-        )
-    keep = RAW_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in df.columns]
-    out = df[keep].copy()
-    for c in keep:
-        # tabs and line breaks inside a field would break the TSV files written later
-        out[c] = out[c].fillna("").astype(str).str.replace(r"[\t\r\n]+", " ", regex=True).str.strip()
-    if out.empty:
-        raise UserError(f"{source}: the table has a header but no rows")
-    return out.reset_index(drop=True)
-
-
-def load_table(path: str | Path) -> pd.DataFrame:
-    """Read a TSV or CSV file with ChEMBL's column names; extra columns are ignored.
-
-    The separator is taken from the extension (``.csv`` -> comma, otherwise tab). The file
-    must be UTF-8: a bad byte is reported with its line number rather than guessed at.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"input file not found: {path}")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise UserError(
-            f"{path.name}: not valid UTF-8 (byte 0x{raw[e.start]:02x} on line {line}); "
-            "re-save the file as UTF-8"
-        ) from None
-    if not text.strip():
-        raise UserError(f"{path.name}: the file is empty")
-    sep = "," if path.suffix.lower() == ".csv" else "\t"
-    try:
-        df = pd.read_csv(
-            io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-            quoting=csv.QUOTE_MINIMAL if sep == "," else csv.QUOTE_NONE,
-        )
-    except (pd.errors.ParserError, ValueError) as e:
-        raise UserError(f"{path.name}: could not parse as {'CSV' if sep == ',' else 'TSV'}: {e}") from None
-    return _check_columns(df, path.name)
-
-
-def load_sqlite(path: str | Path) -> pd.DataFrame:
-    """Read mechanisms from a ChEMBL SQLite release with :data:`SQLITE_QUERY`."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"SQLite file not found: {path}")
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            df = pd.read_sql_query(SQLITE_QUERY, con)
-        finally:
-            con.close()
-    except (sqlite3.DatabaseError, pd.errors.DatabaseError) as e:
-        raise UserError(
-            f"{path.name}: not a ChEMBL SQLite release this query can read ({e}); it needs the tables "
-            "drug_mechanism, molecule_dictionary, compound_structures and target_dictionary"
-        ) from None
-    return _check_columns(df, path.name)
-
-
-def load_mechanisms(path: str | Path) -> pd.DataFrame:
-    """Dispatch on the file: SQLite (``.db``, ``.sqlite``, ``.sqlite3`` or SQLite magic) or a table."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"input file not found: {path}")
-    if path.is_dir():
-        raise UserError(f"{path} is a folder; give the mechanism table (TSV/CSV) or a ChEMBL SQLite file")
-    with open(path, "rb") as fh:
-        magic = fh.read(16)
-    if path.suffix.lower() in {".db", ".sqlite", ".sqlite3"} or magic.startswith(b"SQLite format 3"):
-        return load_sqlite(path)
-    return load_table(path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -190,6 +72,66 @@ class _StructureError(Exception):
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(reason)
         self.reason, self.detail = reason, detail
+
+
+_COUNTER_IONS: list | None = None
+
+
+def _counter_ion_patterns() -> list:
+    """ChEMBL's salt and solvent patterns (the files ``get_parent_mol`` reads), parsed once."""
+    global _COUNTER_IONS
+    if _COUNTER_IONS is None:
+        from chembl_structure_pipeline import standardizer
+        from rdkit import Chem
+
+        pats = []
+        for f in (standardizer._solvents_file, standardizer._salts_file):
+            for line in Path(f).read_text().splitlines():
+                parts = line.strip().split("\t")
+                if len(parts) == 2 and not line.startswith("#"):
+                    pats.append(Chem.MolFromSmarts(parts[1]))
+        _COUNTER_IONS = [p for p in pats if p is not None]
+    return _COUNTER_IONS
+
+
+#: metals that are never the active part of a salt (the anion is the drug: sodium phenylacetate)
+_SPECTATOR_METALS = {"Na", "K"}
+
+
+def salt_or_solvent_only(mol) -> bool:
+    """Whether a ChEMBL parent leaves no organic drug for a fingerprint to describe.
+
+    True (thinbridge drops the row as ``empty_parent``) when
+
+    1. the parent has no carbon atom: salts, ions and inorganic compounds (``[Na+].[Cl-]``,
+       zinc sulfate, water, arsenic trioxide, nitric oxide), or
+    2. it is a metal salt of ChEMBL-listed counter-ions: a lone metal ion other than sodium or
+       potassium, and every other fragment on ChEMBL's salt or solvent lists (iron acetate,
+       calcium acetate, lithium carbonate): the active part is the metal.
+
+    ChEMBL's own pipeline keeps such structures whole, because nothing is left to call the
+    parent. Sodium and potassium salts of listed anions (sodium phenylacetate, edetate
+    disodium) are kept: there the anion is the drug.
+    """
+    from rdkit import Chem
+
+    if not any(a.GetAtomicNum() == 6 for a in mol.GetAtoms()):
+        return True
+    frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
+    lone = [f for f in frags if f.GetNumHeavyAtoms() == 1]
+    metals = {f.GetAtomWithIdx(0).GetSymbol() for f in lone
+              if not f.GetAtomWithIdx(0).GetSymbol() in {"C", "N", "O", "S", "P", "F", "Cl", "Br", "I", "H"}}
+    if not metals - _SPECTATOR_METALS:
+        return False
+
+    def listed(frag) -> bool:
+        frag = Chem.RemoveHs(frag, sanitize=False)
+        frag.UpdatePropertyCache(strict=False)
+        Chem.SetAromaticity(frag)
+        return any(frag.GetNumAtoms() == p.GetNumAtoms() and frag.GetNumBonds() == p.GetNumBonds()
+                   and frag.HasSubstructMatch(p) for p in _counter_ion_patterns())
+
+    return all(f.GetNumHeavyAtoms() == 1 or listed(f) for f in frags)
 
 
 def standardise_parent(smiles: str) -> tuple[str, str]:
@@ -212,7 +154,7 @@ def standardise_parent(smiles: str) -> tuple[str, str]:
         parent, _excluded = standardizer.get_parent_mol(std)
     except Exception as e:  # the pipeline raises assorted RDKit errors on odd input
         raise _StructureError("standardisation_failed", f"{type(e).__name__}: {e}"[:120]) from None
-    if parent is None or parent.GetNumAtoms() == 0:
+    if parent is None or parent.GetNumAtoms() == 0 or salt_or_solvent_only(parent):
         raise _StructureError("empty_parent", smiles[:80])
     psmi = Chem.MolToSmiles(parent)
     key = Chem.MolToInchiKey(parent) or ("SMILES:" + psmi)
@@ -284,7 +226,9 @@ def _sort_rows(raw: pd.DataFrame, parents: dict, canonical: dict) -> tuple[list[
         row = row._asdict()
         res = parents[row["canonical_smiles"]]
         reason = detail = None
-        if isinstance(res, _StructureError):
+        if row.get("thinbridge_malformed"):
+            reason, detail = "malformed_row", row["thinbridge_malformed"]
+        elif isinstance(res, _StructureError):
             reason, detail = res.reason, res.detail
         elif not row["mechanism_of_action"]:
             reason, detail = "empty_mechanism", ""
@@ -363,8 +307,13 @@ def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
     :func:`_standardise_unique`, :func:`_sort_rows`, :func:`_merge_duplicates`,
     :func:`_name_pairs`, :func:`_report`.
     """
-    raw = _check_columns(raw, "input")
-    parents, canonical = _standardise_unique(raw["canonical_smiles"], show_progress)
+    nulls = dict(raw.attrs.get("null_values", {}))
+    raw = check_columns(raw, "input")
+    nulls = {c: nulls.get(c, 0) + raw.attrs["null_values"].get(c, 0) for c in {*nulls, *raw.attrs["null_values"]}}
+    malformed = raw["thinbridge_malformed"] != "" if "thinbridge_malformed" in raw else pd.Series(False, index=raw.index)
+    parents, canonical = _standardise_unique(raw.loc[~malformed, "canonical_smiles"], show_progress)
+    parents.update({smi: _StructureError("malformed_row") for smi in raw.loc[malformed, "canonical_smiles"]
+                    if smi not in parents})
     kept, dropped = _sort_rows(raw, parents, canonical)
     if not kept:
         counts = pd.Series([d["reason"] for d in dropped]).value_counts().to_dict() if dropped else {}
@@ -373,6 +322,7 @@ def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
     pairs = _name_pairs(rep)
     dropped_df = pd.DataFrame(dropped, columns=["row", "molecule_chembl_id", "reason", "detail"])
     report = _report(raw, rep, pairs, merged, dropped_df, is_parent)
+    report["null_values_blanked"] = dict(sorted(nulls.items()))
     return CleanResult(pairs=pairs, report=report, dropped=dropped_df, merged=merged)
 
 
@@ -422,7 +372,7 @@ def prepare(input_path: str | Path, out_dir: str | Path, show_progress: bool = T
     res.merged.to_csv(out / "merged.tsv", sep="\t", index=False)
     res.report["input"] = {"name": input_path.name, "sha256": sha256_file(input_path)}
     res.report["pairs_sha256"] = sha256_file(out / "pairs.tsv")
-    (out / "report.json").write_text(json.dumps(res.report, indent=2) + "\n")
+    jsonio.write(out / "report.json", res.report)
     return res
 
 
@@ -431,14 +381,19 @@ def load_pairs(data_dir: str | Path) -> pd.DataFrame:
     p = Path(data_dir) / "pairs.tsv"
     if not p.is_file():
         raise UserError(f"{data_dir}: no pairs.tsv here; run `thinbridge prepare --out {data_dir}` first")
+    again = f"run `thinbridge prepare --out {data_dir}` again"
     try:
         df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE, escapechar="\\")
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        raise UserError(f"{p}: unreadable pairs file ({str(e).splitlines()[0]}); run `thinbridge prepare` again") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise UserError(f"{p}: unreadable pairs file ({str(e).splitlines()[0]}); {again}") from None
     missing = [c for c in PAIR_COLUMNS if c not in df.columns]
     if missing:
         raise UserError(f"{p}: not a thinbridge pairs file (missing {', '.join(missing)})")
-    df["n_source_rows"] = df["n_source_rows"].astype(int)
+    counts = pd.to_numeric(df["n_source_rows"], errors="coerce")
+    if counts.isna().any() or (df[["pair_id", "parent_inchikey", "parent_smiles"]] == "").any(axis=None):
+        bad = int(counts.isna().idxmax()) + 2 if counts.isna().any() else "?"
+        raise UserError(f"{p}: truncated or damaged (line {bad} is incomplete); {again}")
+    df["n_source_rows"] = counts.astype(int)
     return df
 
 

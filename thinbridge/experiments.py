@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import jsonio
 from .config import RunConfig
 from .parallel import parallel_map
 from .train import Inputs, embed, fit, score_embeddings
@@ -111,7 +112,7 @@ def bridge_and_inputs(run_dir: str | Path, data_dir: str | Path, pairs: pd.DataF
     from .train import load_inputs
 
     model, rec = load_run(run_dir)
-    cfg = RunConfig.from_dict(rec["config"])
+    cfg = RunConfig.from_dict(rec["config"], source=str(Path(run_dir) / "config.json"))
     split = load_split(Path(splits_dir) / split_filename(cfg.split, cfg.split_seed), pairs)
     inp = load_inputs(data_dir, cfg, pairs=pairs, split=split, show_progress=False)
     return model, inp, random_heads(inp.x_drug.shape[1], inp.x_text.shape[1], cfg.dim, cfg.seed)
@@ -196,8 +197,7 @@ def agreement(diff: float, tol: float = 0.05) -> str:
 
 
 def save_json(obj, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(obj, indent=2, default=float) + "\n")
+    jsonio.write(path, obj)
 
 
 def load_json(path: str | Path):

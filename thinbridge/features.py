@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import UserError
-from .progress import progress
+from .progress import notice, progress
 
 ECFP_RADIUS = 2
 ECFP_BITS = 2048
@@ -145,6 +145,13 @@ def _hub_offline() -> bool:
     return any(os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
+def token_count(text: str, model: str | None = None) -> tuple[int, int]:
+    """``(tokens in text, tokens the model reads)``: a longer text is cut to the model's
+    ``max_seq_length`` by sentence-transformers, silently; callers say so."""
+    m = load_text_model(model)
+    return len(m.tokenizer(text, add_special_tokens=True)["input_ids"]), int(m.max_seq_length)
+
+
 def embed_texts_uncached(texts: Sequence[str], model=None, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
     """Sentence embeddings, float32 ``(n, D)``, no cache."""
     model = model if model is not None and not isinstance(model, str) else load_text_model(model)
@@ -224,20 +231,53 @@ def _write_cache(path: Path, arr: np.ndarray, encoder: str, digest: str) -> None
     os.replace(tmp, path)
 
 
+def user_cache_dir() -> Path:
+    """Where features are cached when the data folder is read-only: ``$THINBRIDGE_CACHE/features``,
+    else the user's cache folder (``~/.cache/thinbridge/features`` on Linux)."""
+    env = os.environ.get("THINBRIDGE_CACHE")
+    if env:
+        return Path(env).expanduser() / "features"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("thinbridge")) / "features"
+
+
 def cached(kind: str, encoder: str, items: Sequence[str], compute, cache_dir: str | Path | None) -> np.ndarray:
-    """``compute(unique_items)`` once per distinct item set, cached; rows returned in ``items`` order."""
+    """``compute(unique_items)`` once per distinct item set, cached; rows returned in ``items`` order.
+
+    The cache lives in ``cache_dir``; where that cannot be written (a read-only data folder) it
+    falls back to :func:`user_cache_dir`, and failing that the features are computed and not
+    cached; each case is said in one line on stderr.
+    """
     uniq = sorted(set(items))
     index = {s: i for i, s in enumerate(uniq)}
     rows = np.fromiter((index[s] for s in items), dtype=np.int64, count=len(items))
     if cache_dir is None:
         return compute(uniq)[rows]
     digest = inputs_sha256(uniq)
-    path = cache_path(cache_dir, kind, encoder, uniq)
-    arr = _read_cache(path, encoder, digest, len(uniq))
-    if arr is None:
-        arr = compute(uniq)
-        _write_cache(path, arr, encoder, digest)
+    primary = Path(cache_dir)
+    places = [primary] if _writable(primary) else [primary, user_cache_dir()]
+    for place in places:
+        arr = _read_cache(cache_path(place, kind, encoder, uniq), encoder, digest, len(uniq))
+        if arr is not None:
+            return arr[rows]
+    arr = compute(uniq)
+    place = places[-1]
+    try:
+        _write_cache(cache_path(place, kind, encoder, uniq), arr, encoder, digest)
+        if place != primary:
+            notice(f"cannot write the feature cache in {primary}; cached in {place} instead")
+    except Exception as e:  # OSError, or safetensors' own error on a full or read-only disk
+        notice(f"features not cached: cannot write {primary} or {place} ({type(e).__name__})")
     return arr[rows]
+
+
+def _writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (or in the nearest folder above it that exists)."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            return p.is_dir() and os.access(p, os.W_OK | os.X_OK)
+    return False
 
 
 def drug_features(smiles: Sequence[str], cache_dir: str | Path | None = None, show_progress: bool = True) -> np.ndarray:

@@ -3,8 +3,10 @@
 An index folder holds ``embeddings.safetensors`` (float32 ``(n, dim)``, written chunk by
 chunk), ``ids.tsv`` (row, id, line, input SMILES, parent SMILES, parent InChIKey),
 ``skipped.tsv`` (every input row that did not become an entry, with its line number and
-reason) and ``index.json`` (the manifest, written last: the run's model sha256, encoders,
-dim, count and source file). An index answers only to the model that built it
+reason), ``duplicate_ids.tsv`` (only when some id names more than one entry: every entry is
+kept, the duplicates are listed) and ``index.json`` (the manifest, written last: the run's
+model sha256, encoders, dim, count and source file, with how many rows had more fields than
+the header). An index answers only to the model that built it
 (:meth:`thinbridge.retrieval.Retriever.check_index`).
 
 :func:`build_index` runs four named steps per chunk of rows: standardise to ChEMBL parents
@@ -23,6 +25,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from . import jsonio
 from .config import CHUNK_SIZE
 from .errors import UserError
 from .library import clean_field, count_lines, read_library
@@ -32,6 +35,7 @@ INDEX_MANIFEST = "index.json"
 INDEX_EMBEDDINGS = "embeddings.safetensors"
 INDEX_IDS = "ids.tsv"
 INDEX_SKIPPED = "skipped.tsv"
+INDEX_DUPLICATES = "duplicate_ids.tsv"
 INDEX_TENSOR = "embeddings"
 #: below this many input rows an index is built in one process (worker start-up costs more)
 PARALLEL_MIN_ROWS = 2000
@@ -178,6 +182,7 @@ class IndexWriter:
         self.skipped.write("\t".join(SKIPPED_COLUMNS) + "\n")
         self.n_ok = self.n_skipped = 0
         self.examples: list[tuple] = []  # the first few skipped rows, for the summary
+        self.lines_of: dict[str, list[int]] = {}  # id -> lines of the entries with that id
 
     def add(self, rows: list[tuple[int, str, str]], results: list[tuple[str, str, str, str]], embed) -> None:
         """Rows of one chunk with their standardisation results; ``embed(parent_smiles) -> (n, dim)``."""
@@ -193,21 +198,34 @@ class IndexWriter:
         if good:
             self.emb.write(embed([g[3] for g in good]))
             for no, ident, smi, p, key in good:
+                self.lines_of.setdefault(ident, []).append(no)
                 self.ids.write("\t".join(clean_field(v) for v in (self.n_ok, ident, no, smi, p, key)) + "\n")
                 self.n_ok += 1
 
+    def duplicates(self) -> dict[str, list[int]]:
+        """Ids given to more than one entry, with their lines (every entry is kept)."""
+        return {i: lines for i, lines in self.lines_of.items() if len(lines) > 1}
+
     def close(self, metadata: dict) -> None:
+        dup = self.duplicates()
+        if dup:
+            with open(self.out / INDEX_DUPLICATES, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write("id\tentries\tlines\n")
+                for i, lines in dup.items():
+                    fh.write(f"{clean_field(i)}\t{len(lines)}\t{','.join(map(str, lines))}\n")
+        else:
+            (self.out / INDEX_DUPLICATES).unlink(missing_ok=True)
         self.ids.close()
         self.skipped.close()
         self.emb.close(metadata)
 
-    def abort(self, remove: bool = False) -> None:
+    def abort(self, remove: bool = False, keep_skipped: bool = False) -> None:
         self.ids.close()
         self.skipped.close()
         self.emb.abort()
         if remove:
-            (self.out / INDEX_EMBEDDINGS).unlink(missing_ok=True)
-            (self.out / INDEX_IDS).unlink(missing_ok=True)
+            for name in (INDEX_EMBEDDINGS, INDEX_IDS, INDEX_DUPLICATES) + (() if keep_skipped else (INDEX_SKIPPED,)):
+                (self.out / name).unlink(missing_ok=True)
 
 
 def _chunks(rows: Iterable, size: int) -> Iterator[list]:
@@ -274,17 +292,19 @@ def build_index(model, run: dict, smiles_file: str | Path, out: str | Path, chun
                 n_read += len(chunk)
                 bar.update(len(chunk))
             bar.update(max(0, n_lines - bar.n))
-        except BaseException:
-            writer.abort()
+        except BaseException:  # an error, Ctrl-C or SIGTERM: no half-written index is left behind
+            writer.abort(remove=True)
             raise
     seconds = time.perf_counter() - t0
     if writer.n_ok == 0:
-        writer.abort(remove=True)
+        writer.abort(remove=True, keep_skipped=True)
         first = "; ".join(f"line {no}: {reason}" for no, _, _, reason in writer.examples[:3])
         raise UserError(f"{src.name}: no valid SMILES ({n_read} row(s) read, all invalid: {first}); "
                         f"all listed in {out / INDEX_SKIPPED}" if n_read else f"{src.name}: no SMILES rows")
+    dup = writer.duplicates()
     manifest = {
         "format": INDEX_FORMAT, "count": writer.n_ok, "dim": dim, "rows_read": n_read, "skipped": writer.n_skipped,
+        "duplicate_ids": len(dup),
         "source": {"name": src.name, "sha256": sha256_file(src), **layout},
         "run": {"path": str(Path(run["path"]).resolve()), "model_sha256": run["model_sha256"],
                 "encoders": run.get("encoders"), "data_hash": run.get("data_hash")},
@@ -294,9 +314,12 @@ def build_index(model, run: dict, smiles_file: str | Path, out: str | Path, chun
         "thinbridge_version": __version__,
     }
     writer.close({"format": INDEX_FORMAT, "model_sha256": run["model_sha256"], "count": writer.n_ok, "dim": dim})
-    (out / INDEX_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    jsonio.write(out / INDEX_MANIFEST, manifest)
     return {"out": str(out), "count": writer.n_ok, "rows_read": n_read, "skipped": writer.n_skipped,
             "skipped_examples": [{"line": no, "id": i, "smiles": s, "reason": r, "meaning": DROP_REASONS.get(r, r)}
                                  for no, i, s, r in writer.examples],
+            "duplicate_ids": len(dup), "duplicate_examples": dict(list(dup.items())[:3]),
+            "rows_with_extra_fields": layout["stats"]["rows_with_extra_fields"],
+            "extra_field_lines": layout["stats"]["extra_field_lines"],
             "seconds": seconds, "per_second": n_read / seconds if seconds > 0 else float("inf"),
             "workers": workers}

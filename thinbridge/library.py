@@ -63,11 +63,23 @@ def sniff_layout(path: Path, first: str, first_no: int) -> dict:
             raise UserError(f"{path.name}: no SMILES column in the header line {first[:80]!r} "
                             f"(expected one of {', '.join(SMILES_COLUMNS)}, any case)")
         return {"format": "smi", "smiles_column": None, "id_column": None, "header_line": None,
-                "sep": None, "si": 0, "ii": None}
+                "sep": None, "si": 0, "ii": None, "n_columns": None, "stats": _new_stats()}
     si, ii = _pick(names, SMILES_COLUMNS), _pick(names, ID_COLUMNS)
     return {"format": {",": "csv", "\t": "tsv", "ws": "table"}[sep], "smiles_column": names[si],
             "id_column": names[ii] if ii is not None else None, "header_line": first_no,
-            "sep": sep, "si": si, "ii": ii}
+            "sep": sep, "si": si, "ii": ii, "n_columns": len(names), "stats": _new_stats()}
+
+
+def _new_stats() -> dict:
+    return {"rows_with_extra_fields": 0, "extra_field_lines": []}
+
+
+def _extra(layout: dict, no: int) -> None:
+    """Count a row with more fields than the header (the extra fields are not used)."""
+    stats = layout["stats"]
+    stats["rows_with_extra_fields"] += 1
+    if len(stats["extra_field_lines"]) < 5:
+        stats["extra_field_lines"].append(no)
 
 
 def _table_rows(fh, layout: dict) -> Iterator[tuple[int, str, str]]:
@@ -77,6 +89,8 @@ def _table_rows(fh, layout: dict) -> Iterator[tuple[int, str, str]]:
         no = reader.line_num
         if no <= header or not rec or not "".join(rec).strip() or rec[0].lstrip().startswith("#"):
             continue
+        if len(rec) > layout["n_columns"]:
+            _extra(layout, no)
         smi = rec[si].strip() if si < len(rec) else ""
         ident = clean_field(rec[ii]) if ii is not None and ii < len(rec) else ""
         yield no, ident or f"line{no}", smi
@@ -90,6 +104,8 @@ def _line_rows(fh, layout: dict) -> Iterator[tuple[int, str, str]]:
             continue
         if layout["sep"] == "ws":
             parts = s.split()
+            if len(parts) > layout["n_columns"]:
+                _extra(layout, no)
             smi = parts[si] if si < len(parts) else ""
             ident = parts[ii] if ii is not None and ii < len(parts) else ""
         else:  # .smi: the SMILES, then optionally whitespace and an id (which may contain spaces)
@@ -117,7 +133,8 @@ def read_library(path: str | Path) -> tuple[Iterator[tuple[int, str, str]], dict
     column (``smiles``/``canonical_smiles``) and optionally an id column
     (``id``/``name``/``chembl_id``/``molecule_chembl_id``), matched case-insensitively.
     Blank lines and lines starting with ``#`` are not rows. Without an id the id is
-    ``line<N>``. Line numbers count from 1 and include the header.
+    ``line<N>``. Line numbers count from 1 and include the header. Rows with more fields than
+    the header are counted in ``layout["stats"]`` (filled while the rows are read).
     """
     path = Path(path)
     if not path.exists():
@@ -125,7 +142,7 @@ def read_library(path: str | Path) -> tuple[Iterator[tuple[int, str, str]], dict
     if path.is_dir():
         raise UserError(f"{path} is a folder; give a file with one SMILES per line or a CSV with a SMILES column")
     layout = sniff_layout(path, *_first_data_line(path))
-    public = {k: layout[k] for k in ("format", "smiles_column", "id_column", "header_line")}
+    public = {k: layout[k] for k in ("format", "smiles_column", "id_column", "header_line", "stats")}
     return iter_rows(path, layout), public
 
 

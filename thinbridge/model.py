@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import jsonio
 from .errors import UserError
 
 WEIGHTS = "model.safetensors"
@@ -87,7 +88,7 @@ def save_run(run_dir: str | Path, model: Bridge, config: dict) -> None:
     cfg["model"] = model.dims
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(run / WEIGHTS), metadata={"format": "thinbridge-bridge-1"})
-    (run / CONFIG).write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
+    jsonio.write(run / CONFIG, cfg, sort_keys=True)
 
 
 def read_config(run_dir: str | Path) -> dict:
@@ -98,9 +99,12 @@ def read_config(run_dir: str | Path) -> dict:
     if not p.is_file():
         raise UserError(f"{run}: incomplete run folder (no {CONFIG}); train one with `thinbridge train`")
     try:
-        return json.loads(p.read_text())
-    except json.JSONDecodeError as e:
+        rec = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{p}: not valid JSON ({e})") from None
+    if not isinstance(rec, dict):
+        raise UserError(f"{p}: not a thinbridge run config (a JSON object was expected)")
+    return rec
 
 
 def load_run(run_dir: str | Path, expect: dict | None = None) -> tuple[Bridge, dict]:
@@ -124,7 +128,14 @@ def load_run(run_dir: str | Path, expect: dict | None = None) -> tuple[Bridge, d
         state = load_file(str(w))
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{w}: unreadable weights ({e})") from None
-    model = Bridge(**{k: int(dims[k]) for k in ("drug_dim", "text_dim", "dim")})
+    try:
+        sizes = {k: int(dims[k]) for k in ("drug_dim", "text_dim", "dim")}
+        if min(sizes.values()) < 1 or any(float(dims[k]) != sizes[k] for k in sizes):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise UserError(f"{run / CONFIG}: model dimensions {dims} are not whole numbers >= 1 (edited by hand?); "
+                        "train the run again") from None
+    model = Bridge(**sizes)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
     if shapes != got:

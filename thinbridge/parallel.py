@@ -45,6 +45,7 @@ def _forking_is_unsafe() -> bool:
 
 def _init_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: terminate() just ends a worker
     if sys.platform.startswith("linux"):
         try:  # die with the parent (SIGTERM, SIGKILL): no orphaned workers
             import ctypes

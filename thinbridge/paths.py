@@ -75,3 +75,36 @@ def resolve_data_path(path: str | os.PathLike | None = None, root: Path | None =
         if c.exists():
             return c.resolve()
     raise UserError(f"data file not found: {chosen}")
+
+
+def _nearest_existing(p: Path) -> Path:
+    for q in (p, *p.parents):
+        if q.exists():
+            return q
+    return Path(".")
+
+
+def check_out_dir(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Fail now, before any work, if ``path`` cannot become a folder we write into."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UserError(f"{what} {p} is a file; give a folder")
+    base = _nearest_existing(p)
+    if not base.is_dir():
+        raise UserError(f"{what} {p}: {base} is a file, so the folder cannot be made")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {p}: {base} is not writable; choose another folder")
+    return p
+
+
+def check_out_file(path: str | os.PathLike, what: str = "--out") -> Path:
+    """Fail now, before any work, if ``path`` cannot be written as a file."""
+    p = Path(path)
+    if p.is_dir():
+        raise UserError(f"{what} {p} is a folder; give a file name (for example {p / 'metrics.json'})")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UserError(f"{what} {p} is not writable")
+    base = _nearest_existing(p.parent)
+    if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
+        raise UserError(f"{what} {p}: {base} is not a writable folder")
+    return p

@@ -26,3 +26,16 @@ def progress_enabled() -> bool:
 def progress(iterable=None, desc: str = "", total: int | None = None, disable: bool = False, **kw):
     """``tqdm`` unless progress is switched off globally or for this call."""
     return tqdm(iterable, desc=desc, total=total, disable=disable or not _enabled, **kw)
+
+
+_told: set[str] = set()
+
+
+def notice(message: str) -> None:
+    """One line on stderr (``thinbridge: note: ...``), once per message per process."""
+    import sys
+
+    if message not in _told:
+        _told.add(message)
+        print(f"thinbridge: note: {message}", file=sys.stderr)
+

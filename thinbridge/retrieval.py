@@ -76,7 +76,7 @@ class Retriever:
         self.run_dir = Path(run_dir)
         self.model = model
         self.record = record
-        self.cfg = RunConfig.from_dict(record.get("config") or {})
+        self.cfg = RunConfig.from_dict(record.get("config") or {}, source=str(self.run_dir / "config.json"))
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.cache_dir = Path(cache_dir) if cache_dir is not None else (
             self.data_dir / "cache" if self.data_dir is not None else None)

@@ -9,7 +9,6 @@ baselines into the documented ``metrics.json`` shape.
 """
 from __future__ import annotations
 
-import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import torch
 
 from . import data as D
 from . import evaluation as E
-from . import numerics
+from . import jsonio, numerics
 from .baselines import CCABaseline, random_heads
 from .config import RunConfig
 from .errors import UserError
@@ -217,7 +216,7 @@ def train_run(data_dir: str | Path, out_dir: str | Path, cfg: RunConfig, cache_d
     record = run_config_record(inp, cfg, data_dir, history)
     save_run(out_dir, model, record)
     out = Path(out_dir)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    (out / "history.json").write_text(json.dumps(history, indent=1) + "\n")
+    jsonio.write(out / "metrics.json", metrics)
+    jsonio.write(out / "history.json", history, indent=1)
     return {"metrics": metrics, "config": record, "history": history, "model": model,
             "seconds": time.perf_counter() - t0}
