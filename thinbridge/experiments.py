@@ -15,7 +15,7 @@ import pandas as pd
 from . import jsonio
 from .config import RunConfig
 from .parallel import parallel_map
-from .train import Inputs, embed, fit, score_embeddings
+from .train import Inputs, embed, score_embeddings
 
 #: What the paper reports (Tupakula 2025, as far as summaries tell; see PAPER.md). Inputs to compare
 #: against, not results of ours.
@@ -37,12 +37,8 @@ MODEL_LABELS = {"bridge": "trained bridge", "random_heads": "random heads", "cca
                 "random_ranking": "random ranking (expected)"}
 
 
-def _ablation_cell(inp: Inputs, cfg: RunConfig, protocol: str) -> dict:
-    """Train and score one ablation cell, single-threaded (the same bits whatever n_jobs is)."""
-    import torch
-
-    torch.set_num_threads(1)
-    model, hist = fit(inp, cfg, show_progress=False)
+def _cell_scores(inp: Inputs, cfg: RunConfig, model, hist: list[dict], protocol: str) -> dict:
+    """One ablation cell's row: its settings and test text -> drug metrics (no bootstrap)."""
     zd, zt = embed(model, inp.x_drug, inp.x_text)
     res = score_embeddings(inp, zd, zt, "test", protocol, n_boot=0)["text_to_drug"]
     g, w = res["global"], res["within_target"]
@@ -53,22 +49,37 @@ def _ablation_cell(inp: Inputs, cfg: RunConfig, protocol: str) -> dict:
             "R@1": g["R@1"], "MRR": g["MRR"], "best_epoch": max(hist, key=lambda h: h["val_t2d_MRR"])["epoch"]}
 
 
+def train_grid(inp: Inputs, cfgs: list[RunConfig], protocol: str = "distinct", n_jobs: int = 1) -> list[dict]:
+    """Train every configuration on ``inp`` as stacked bridges (:func:`thinbridge.grid.fit_many`) and
+    score each on the test split. ``n_jobs`` processes each train a share of the stack; a bridge's
+    result does not depend on its stack, so neither does anything here depend on ``n_jobs``."""
+    from .grid import fit_many
+
+    n = max(1, min(int(n_jobs or 1), len(cfgs)))
+    shares = [cfgs[i::n] for i in range(n)]
+    done = parallel_map(lambda share: [_cell_scores(inp, c, m, h, protocol)
+                                       for c, (m, h) in zip(share, fit_many(inp, share))], shares, n_jobs=n)
+    by_cfg = {id(c): row for share, rows in zip(shares, done) for c, row in zip(share, rows)}
+    return [by_cfg[id(c)] for c in cfgs]
+
+
 def ablation_grid(inputs: dict[bool, Inputs], base: RunConfig, temperatures, margins, seeds,
                   n_jobs: int = 1, show_progress: bool = True, hard_weights=None) -> pd.DataFrame:
     """Train one bridge per (drug name in text, T, m, seed) and score it on the test split (no bootstrap).
 
     ``inputs`` maps ``with_name`` to prepared :class:`Inputs` (same split, both text variants);
-    ``hard_weights`` (default: the base config's) adds the hard-negative weight as a factor. Each
-    cell trains single-threaded; ``n_jobs`` worker processes (:func:`thinbridge.parallel.parallel_map`)
-    run cells side by side (results do not depend on ``n_jobs``). Returns one row per run, in grid order, with
-    within-target (``wt_``) and global text -> drug metrics.
+    ``hard_weights`` (default: the base config's) adds the hard-negative weight as a factor. The
+    bridges of each text variant train together as one stacked model (:func:`train_grid`), shared
+    out over ``n_jobs`` processes (results do not depend on ``n_jobs``). Returns one row per run,
+    in grid order, with within-target (``wt_``) and global text -> drug metrics.
     """
     hard_weights = hard_weights or [base.hard_weight]
     grid = list(itertools.product(sorted(inputs), temperatures, margins, hard_weights, seeds))
     cfgs = [dataclasses.replace(base, with_name=w, temperature=t, margin=m, hard_weight=b, seed=s, n_boot=0)
             for w, t, m, b, s in grid]
-    rows = parallel_map(lambda c: _ablation_cell(inputs[c.with_name], c, base.protocol), cfgs, n_jobs=n_jobs,
-                        desc="ablation", show_progress=show_progress)
+    rows = []
+    for w in sorted(inputs):
+        rows += train_grid(inputs[w], [c for c in cfgs if c.with_name == w], base.protocol, n_jobs)
     return pd.DataFrame(rows)
 
 

@@ -21,6 +21,43 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
+class SparseRows:
+    """Rows of a mostly-zero matrix (fingerprints) as the indices and values of their non-zeros.
+
+    ``indices`` and ``weights`` hold every row's non-zero columns and values one row after
+    another; ``offsets[i]`` is where row ``i`` starts (the layout of ``torch.nn.functional.
+    embedding_bag``). Bit vectors have weights 1; count fingerprints keep their counts.
+    """
+
+    def __init__(self, indices: torch.Tensor, offsets: torch.Tensor, weights: torch.Tensor, n_cols: int):
+        self.indices, self.offsets, self.weights, self.n_cols = indices, offsets, weights, int(n_cols)
+
+    @classmethod
+    def from_dense(cls, x, device=None) -> "SparseRows":
+        """From a dense ``(n, n_cols)`` array (numpy or torch), row by row."""
+        import numpy as np
+
+        x = np.asarray(x)
+        rows, cols = np.nonzero(x)
+        counts = np.bincount(rows, minlength=x.shape[0])
+        offsets = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+        return cls(torch.as_tensor(cols.astype(np.int64), device=device), torch.as_tensor(offsets, device=device),
+                   torch.as_tensor(x[rows, cols].astype(np.float32), device=device), x.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0])
+
+    def take(self, rows: torch.Tensor) -> "SparseRows":
+        """The rows ``rows`` (a 1-D index tensor), in that order."""
+        starts = self.offsets
+        ends = torch.cat((self.offsets[1:], torch.tensor([len(self.indices)], device=starts.device)))
+        lengths = (ends - starts)[rows]
+        new_offsets = torch.cumsum(lengths, 0) - lengths
+        pos = torch.repeat_interleave(starts[rows] - new_offsets, lengths) + torch.arange(int(lengths.sum()),
+                                                                                            device=starts.device)
+        return SparseRows(self.indices[pos], new_offsets, self.weights[pos], self.n_cols)
+
+
 class Bridge(nn.Module):
     """Two thin linear heads into a shared ``dim``-dimensional space."""
 
@@ -36,6 +73,14 @@ class Bridge(nn.Module):
 
     def encode_drug(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.drug_head(x), dim=-1)
+
+    def encode_drug_sparse(self, bits: "SparseRows") -> torch.Tensor:
+        """The drug head on on-bit indices (:class:`SparseRows`): the same parameters and the
+        same result as :meth:`encode_drug` on the dense rows, with ~45 multiply-adds per output
+        instead of 2,048 (ECFP4 sets ~2% of its bits)."""
+        z = F.embedding_bag(bits.indices, self.drug_head.weight.t(), bits.offsets, mode="sum",
+                            per_sample_weights=bits.weights) + self.drug_head.bias
+        return F.normalize(z, dim=-1)
 
     def encode_text(self, e: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.text_head(e), dim=-1)
@@ -53,9 +98,9 @@ class Bridge(nn.Module):
         """
         import numpy as np
 
-        encode, head = (self.encode_drug, self.drug_head) if side == "drug" else (self.encode_text, self.text_head)
         if side not in ("drug", "text"):
             raise ValueError(f"side must be 'drug' or 'text', not {side!r}")
+        head = self.drug_head if side == "drug" else self.text_head
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != head.in_features:
             raise UserError(f"{side} features have shape {x.shape}; this bridge expects {head.in_features} columns")
@@ -63,8 +108,11 @@ class Bridge(nn.Module):
         dev = next(self.parameters()).device
         out = np.empty((x.shape[0], head.out_features), dtype=np.float32)
         for s in range(0, x.shape[0], batch):
-            chunk = torch.as_tensor(np.asarray(x[s:s + batch], dtype=np.float32), device=dev)
-            out[s:s + batch] = encode(chunk).cpu().numpy()
+            if side == "drug":  # fingerprints: the sparse path, as in training
+                z = self.encode_drug_sparse(SparseRows.from_dense(x[s:s + batch], dev))
+            else:
+                z = self.encode_text(torch.as_tensor(np.asarray(x[s:s + batch], dtype=np.float32), device=dev))
+            out[s:s + batch] = z.cpu().numpy()
         return out
 
     def n_parameters(self) -> int:

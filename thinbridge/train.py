@@ -23,11 +23,9 @@ from . import evaluation as E
 from . import jsonio, numerics
 from .baselines import CCABaseline, random_heads
 from .config import RunConfig
-from .errors import UserError
 from .features import ECFP_ID, drug_features, text_encoder_id, text_features
-from .losses import bridge_loss
+from .errors import UserError
 from .model import Bridge, device, save_run
-from .progress import progress
 from .splits import split_pairs
 
 METRICS_SCHEMA = "thinbridge-metrics-1"
@@ -91,7 +89,23 @@ def _val_mrr(model: Bridge, inp: Inputs, task) -> float:
 
 
 def fit(inp: Inputs, cfg: RunConfig, show_progress: bool = True) -> tuple[Bridge, list[dict]]:
-    """Train the two heads; return the best model (by validation MRR) and the per-epoch history."""
+    """Train the two heads; return the best model (by validation MRR) and the per-epoch history.
+
+    AdamW on mini-batches, the sparse drug head, early stopping on validation text -> drug MRR:
+    :func:`thinbridge.grid.fit_many` with one bridge (a bridge trained in a grid is the same).
+    """
+    from .grid import fit_many
+
+    return fit_many(inp, [cfg], show_progress=show_progress)[0]
+
+
+def fit_reference(inp: Inputs, cfg: RunConfig, show_progress: bool = False) -> tuple[Bridge, list[dict]]:
+    """The training loop before the sparse, batched trainer: dense ``nn.Linear`` drug head, one
+    bridge, ``torch.optim.AdamW``. Kept as the reference that :func:`fit` is tested and
+    benchmarked against (``tests/test_grid.py``, ``scripts/bench_train.py``); not used by the book."""
+    from .losses import bridge_loss
+    from .progress import progress
+
     cfg.validate()
     set_seed(cfg.seed)
     dev = device()
@@ -128,7 +142,7 @@ def fit(inp: Inputs, cfg: RunConfig, show_progress: bool = True) -> tuple[Bridge
             loss.backward()
             opt.step()
             total, nb = total + loss.item(), nb + 1
-        val = _val_mrr(model, inp, val_task) if val_task is not None else -total
+        val = _val_mrr_dense(model, inp, val_task) if val_task is not None else -total
         history.append({"epoch": epoch, "train_loss": total / max(nb, 1), "val_t2d_MRR": val})
         if val > best:
             best, stale = val, 0
@@ -142,6 +156,18 @@ def fit(inp: Inputs, cfg: RunConfig, show_progress: bool = True) -> tuple[Bridge
     model.load_state_dict(best_state)
     model.eval()
     return model.cpu(), history
+
+
+def _val_mrr_dense(model: Bridge, inp: Inputs, task) -> float:
+    from .metrics import ranks
+
+    rows = inp.rows("valid")
+    with torch.no_grad():
+        model.eval()
+        zd = model.encode_drug(torch.as_tensor(inp.x_drug[rows], dtype=torch.float32)).numpy()
+        zt = model.encode_text(torch.as_tensor(inp.x_text[rows], dtype=torch.float32)).numpy()
+    s = E.task_scores(task, zd, zt)
+    return float((1.0 / ranks(s, task.positive)).mean())
 
 
 def score_embeddings(inp: Inputs, zd: np.ndarray, zt: np.ndarray, side: str = "test", protocol: str = "distinct",

@@ -1,0 +1,226 @@
+"""Training many bridges at once: K bridges over the same inputs as one batched model.
+
+Every cell of a grid (temperature, margin, hard-negative weight, seed, ...) reads the same
+frozen features, so :func:`fit_many` stacks the K bridges' weights and runs one pass per step:
+
+* each bridge draws its own batch order from its own seed and starts from the weights its
+  seed gives (exactly as training it alone would);
+* the drug heads run on the fingerprints' on-bit indices (``embedding_bag``,
+  :class:`~thinbridge.model.SparseRows`), the text heads as one batched matrix product;
+* the loss (:func:`thinbridge.losses.bridge_loss`, written for a stack of K similarity
+  matrices) takes each bridge's own temperature, margin and hard-negative weight;
+* AdamW updates each bridge's slice on its own; a bridge whose validation MRR has not improved
+  for ``patience`` epochs stops (its weights no longer change) and keeps its best epoch.
+
+Every operation works slice by slice, so a bridge's arithmetic does not depend on what else is
+in the stack: :func:`thinbridge.train.fit` is this function with K = 1, and a bridge trained in
+a grid equals the same bridge trained alone (``tests/test_grid.py``).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .config import RunConfig
+from .errors import UserError
+from .model import Bridge, SparseRows, device
+from .progress import progress
+
+#: settings that must be the same for every bridge of one stack
+SHARED = ("dim", "batch_size", "lr", "weight_decay", "mask_false_negatives")
+BETAS, EPS = (0.9, 0.999), 1e-8  # AdamW, as torch.optim.AdamW's defaults
+
+
+def _codes(values) -> np.ndarray:
+    return pd.factorize(pd.Series(list(values)))[0]
+
+
+class _Stack:
+    """The K bridges' parameters, stacked: drug (K, D_drug, d), text (K, D_text, d), biases (K, d)."""
+
+    def __init__(self, cfgs: list[RunConfig], drug_dim: int, text_dim: int, dev):
+        import random
+
+        heads = []
+        for c in cfgs:  # each bridge starts exactly where training it alone would start
+            random.seed(c.seed)
+            np.random.seed(c.seed)
+            torch.manual_seed(c.seed)
+            heads.append(Bridge(drug_dim, text_dim, c.dim))
+        self.drug_dim = drug_dim
+        self.params = [
+            torch.stack([h.drug_head.weight.detach().t() for h in heads]).contiguous().to(dev),
+            torch.stack([h.drug_head.bias.detach() for h in heads]).to(dev),
+            torch.stack([h.text_head.weight.detach().t() for h in heads]).contiguous().to(dev),
+            torch.stack([h.text_head.bias.detach() for h in heads]).to(dev),
+        ]
+        for p in self.params:
+            p.requires_grad_(True)
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    @property
+    def k(self) -> int:
+        return self.params[0].shape[0]
+
+    def encode(self, bits: SparseRows, rows: torch.Tensor, x_text: torch.Tensor):
+        """Normalised embeddings ``(K, B, d)`` of batch ``rows[k]`` for each bridge ``k``."""
+        wd, bd, wt, bt = self.params
+        # one embedding_bag per bridge: its backward sorts the indices it was given, so a shared
+        # call would make a bridge's gradient depend on the other bridges' batches
+        zd = torch.stack([F.embedding_bag(s.indices, wd[i], s.offsets, mode="sum", per_sample_weights=s.weights)
+                          for i, s in enumerate(bits.take(r) for r in rows)]) + bd[:, None, :]
+        zt = torch.bmm(x_text[rows], wt) + bt[:, None, :]
+        return F.normalize(zd, dim=-1), F.normalize(zt, dim=-1)
+
+    @torch.no_grad()
+    def step(self, lr: float, weight_decay: float, active: torch.Tensor) -> None:
+        """One AdamW step (decoupled weight decay, bias-corrected moments) on the active bridges only."""
+        self.t += 1
+        b1, b2 = BETAS
+        c1, c2 = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
+        for p, m, v in zip(self.params, self.m, self.v):
+            mask = active.view(-1, *([1] * (p.dim() - 1)))
+            g = p.grad
+            m_new = m * b1 + g * (1 - b1)
+            v_new = v * b2 + g * g * (1 - b2)
+            p_new = p * (1 - lr * weight_decay) - (lr / c1) * m_new / (v_new.sqrt() / c2 + EPS)
+            p.copy_(torch.where(mask, p_new, p))
+            m.copy_(torch.where(mask, m_new, m))
+            v.copy_(torch.where(mask, v_new, v))
+            p.grad = None
+
+    def bridge(self, k: int, state: list[torch.Tensor] | None = None) -> Bridge:
+        """Bridge ``k`` as an ordinary :class:`Bridge` (from ``state``, a saved copy, if given)."""
+        wd, bd, wt, bt = state if state is not None else [p[k] for p in self.params]
+        out = Bridge(wd.shape[0], wt.shape[0], wd.shape[1])
+        with torch.no_grad():
+            out.drug_head.weight.copy_(wd.t())
+            out.drug_head.bias.copy_(bd)
+            out.text_head.weight.copy_(wt.t())
+            out.text_head.bias.copy_(bt)
+        return out.eval()
+
+
+def stacked_loss(zd, zt, groups, same, temperature, margin, hard_weight) -> torch.Tensor:
+    """:func:`thinbridge.losses.bridge_loss` for K bridges at once: ``(K,)`` losses.
+
+    ``zd``, ``zt``: ``(K, B, d)``; ``groups``: ``(K, B)`` target ids; ``same``: ``(K, B, B)``
+    false-negative mask or None; ``temperature``, ``margin``, ``hard_weight``: ``(K,)``.
+    """
+    k, b, _ = zd.shape
+    eye = torch.eye(b, dtype=torch.bool, device=zd.device)
+    sim = torch.bmm(zd, zt.transpose(1, 2))
+    logits = (sim - margin[:, None, None] * eye) / temperature[:, None, None]
+    log_w = torch.zeros_like(logits)
+    same_group = (groups[:, :, None] == groups[:, None, :]) & ~eye
+    log_hw = torch.where(hard_weight > 0, torch.log(hard_weight.clamp_min(1e-30)), torch.tensor(float("-inf")))
+    log_w = torch.where(same_group, log_hw[:, None, None].expand_as(log_w), log_w)
+    if same is not None:
+        log_w = log_w.masked_fill(same & ~eye, float("-inf"))
+    diag = torch.diagonal(logits, dim1=1, dim2=2)
+    d2t = torch.logsumexp(logits + log_w, dim=-1) - diag
+    t2d = torch.logsumexp(logits.transpose(1, 2) + log_w, dim=-1) - diag
+    return 0.5 * (d2t.mean(-1) + t2d.mean(-1))
+
+
+def _check(cfgs: list[RunConfig]) -> None:
+    if not cfgs:
+        raise UserError("no configurations to train")
+    for c in cfgs:
+        c.validate()
+        for name in SHARED:
+            if getattr(c, name) != getattr(cfgs[0], name):
+                raise UserError(f"bridges trained together must share {name} ({getattr(cfgs[0], name)!r} vs "
+                                f"{getattr(c, name)!r}); train them in separate stacks")
+
+
+def fit_many(inp, cfgs: list[RunConfig], show_progress: bool = False) -> list[tuple[Bridge, list[dict]]]:
+    """Train one bridge per configuration on ``inp`` (a :class:`~thinbridge.train.Inputs`), together.
+
+    Returns ``[(best model, per-epoch history), ...]`` in the order of ``cfgs``. Early stopping
+    keeps each bridge's epoch with the best validation text -> drug MRR (distinct protocol).
+    """
+    from . import evaluation as E
+    from .metrics import ranks
+
+    _check(cfgs)
+    base, dev = cfgs[0], device()
+    tr = inp.rows("train")
+    if len(tr) < 2:
+        raise UserError("fewer than two training pairs: nothing to train on")
+    bits = SparseRows.from_dense(inp.x_drug[tr], dev)
+    x_text = torch.as_tensor(inp.x_text[tr], dtype=torch.float32, device=dev)
+    groups = torch.as_tensor(_codes(inp.pairs["target_chembl_id"].to_numpy()[tr]), device=dev)
+    mol = torch.as_tensor(_codes(inp.pairs["parent_inchikey"].to_numpy()[tr]), device=dev)
+    txt = torch.as_tensor(_codes(np.asarray(inp.texts, dtype=object)[tr]), device=dev)
+    val = inp.rows("valid")
+    task = E.build_tasks(inp.pairs.iloc[val], [inp.texts[i] for i in val], "distinct")["text_to_drug"] \
+        if len(val) else None
+    val_bits = SparseRows.from_dense(inp.x_drug[val], dev) if len(val) else None
+    val_text = torch.as_tensor(inp.x_text[val], dtype=torch.float32, device=dev)
+
+    stack = _Stack(cfgs, inp.x_drug.shape[1], inp.x_text.shape[1], dev)
+    k, n = stack.k, len(tr)
+    temperature = torch.tensor([c.temperature for c in cfgs], dtype=torch.float32, device=dev)
+    margin = torch.tensor([c.margin for c in cfgs], dtype=torch.float32, device=dev)
+    hard = torch.tensor([c.hard_weight for c in cfgs], dtype=torch.float32, device=dev)
+    gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
+    active = torch.ones(k, dtype=torch.bool, device=dev)
+    best = [-math.inf] * k
+    best_state: list = [None] * k
+    stale = [0] * k
+    histories: list[list[dict]] = [[] for _ in cfgs]
+    max_epochs = max(c.epochs for c in cfgs)
+    for epoch in progress(range(1, max_epochs + 1), desc=f"training {k} bridge(s)", disable=not show_progress):
+        perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)
+        total, n_batches = torch.zeros(k, dtype=torch.float64), 0
+        for start in range(0, n, base.batch_size):
+            rows = perms[:, start:start + base.batch_size]
+            if rows.shape[1] < 2:
+                continue
+            zd, zt = stack.encode(bits, rows, x_text)
+            same = None
+            if base.mask_false_negatives:
+                m_b, t_b = mol[rows], txt[rows]
+                same = (m_b[:, :, None] == m_b[:, None, :]) | (t_b[:, :, None] == t_b[:, None, :])
+            losses = stacked_loss(zd, zt, groups[rows], same, temperature, margin, hard)
+            losses.sum().backward()
+            stack.step(base.lr, base.weight_decay, active)
+            total += losses.detach().double().cpu()
+            n_batches += 1
+        with torch.no_grad():
+            mrr = _val_mrr(stack, val_bits, val_text, task, ranks) if task is not None else -total.numpy()
+        for i, c in enumerate(cfgs):
+            if not bool(active[i]):
+                continue
+            histories[i].append({"epoch": epoch, "train_loss": float(total[i]) / max(n_batches, 1),
+                                 "val_t2d_MRR": float(mrr[i])})
+            if mrr[i] > best[i]:
+                best[i], stale[i] = float(mrr[i]), 0
+                best_state[i] = [p[i].detach().clone() for p in stack.params]
+            else:
+                stale[i] += 1
+            if stale[i] >= c.patience or epoch >= c.epochs:
+                active[i] = False
+        if not bool(active.any()):
+            break
+    return [(stack.bridge(i, best_state[i]).cpu(), histories[i]) for i in range(k)]
+
+
+def _val_mrr(stack: _Stack, bits: SparseRows, x_text: torch.Tensor, task, ranks) -> np.ndarray:
+    """Validation text -> drug MRR of every bridge in the stack."""
+    from . import evaluation as E
+
+    rows = torch.arange(len(bits), device=x_text.device).expand(stack.k, -1)
+    zd, zt = stack.encode(bits, rows, x_text)
+    out = np.empty(stack.k)
+    for i in range(stack.k):
+        s = E.task_scores(task, zd[i].cpu().numpy(), zt[i].cpu().numpy())
+        out[i] = float((1.0 / ranks(s, task.positive)).mean())
+    return out
