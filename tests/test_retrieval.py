@@ -296,3 +296,19 @@ def test_bad_indexes_and_smiles_files(world, capsys, tmp_path):
     (tmp_path / "nohdr.csv").write_text("a,b\n1,2\n")
     assert "no SMILES column" in _user_error(capsys, "index", run, "--smiles-file", tmp_path / "nohdr.csv",
                                              "--out", tmp_path / "i", "-q")
+
+
+def test_query_batch_mode_json_lines(world, capsys, tmp_path):
+    qf = tmp_path / "q.txt"
+    qf.write_text("carbonic anhydrase inhibitor\n\n# a comment\nadenosine receptor antagonist\n")
+    rc, out, err = _cli(capsys, "query", world["run"], "--queries-file", qf, "--top", "2", "-q")
+    assert rc == 0 and err == ""
+    recs = [json.loads(line) for line in out.splitlines()]
+    assert [r["line"] for r in recs] == [1, 4] and all(len(r["hits"]) == 2 for r in recs)
+    sf = tmp_path / "s.txt"
+    sf.write_text(f"{ASPIRIN}\nC1CC(\n")
+    rc, out, err = _cli(capsys, "query", world["run"], "--queries-file", sf, "--queries-are-smiles", "-q")
+    recs = [json.loads(line) for line in out.splitlines()]
+    assert rc == 0 and "hits" in recs[0] and "invalid SMILES" in recs[1]["error"]
+    assert "1 of 2 queries could not be answered" in err
+    assert "not both" in _user_error(capsys, "query", world["run"], "x", "--queries-file", qf)

@@ -225,6 +225,10 @@ def _add_query(sub):
     q.add_argument("--data", default=None, help="prepared data folder (default: the one recorded in the run)")
     q.add_argument("--cache", default=None, help="feature cache folder (default: DATA/cache)")
     q.add_argument("--json", action="store_true", help="print the hits as a JSON list")
+    q.add_argument("--queries-file", default=None, metavar="FILE",
+                   help="batch mode: one query per line (text, or SMILES with --queries-are-smiles), answered "
+                        "in one process; JSON lines out, one per query ('-' reads standard input)")
+    q.add_argument("--queries-are-smiles", action="store_true", help="the lines of --queries-file are SMILES")
     q.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     q.set_defaults(func=cmd_query)
 
@@ -264,7 +268,42 @@ def _jsonable(df) -> list[dict]:
     return recs
 
 
+def _query_batch(a) -> int:
+    """``--queries-file``: every line a query, one JSON line out per query (errors included, counted)."""
+    from .retrieval import Retriever
+
+    if a.text is not None or a.smiles is not None:
+        raise UserError("give queries either on the command line or in --queries-file, not both")
+    if a.queries_are_smiles and a.index:
+        raise UserError("--index holds molecules; search it with text queries, not SMILES")
+    if a.queries_file != "-" and not Path(a.queries_file).is_file():
+        raise UserError(f"queries file not found: {a.queries_file}")
+    r = Retriever.load(a.run, a.data, a.cache, show_progress=not a.quiet)
+    fh = sys.stdin if a.queries_file == "-" else open(a.queries_file, encoding="utf-8")
+    n = bad = 0
+    with fh:
+        for no, line in enumerate(fh, 1):
+            q = line.strip()
+            if not q or q.startswith("#"):
+                continue
+            n += 1
+            rec = {"line": no, "query": q}
+            try:
+                df = r.search_smiles(q, a.top) if a.queries_are_smiles else r.search_text(q, a.top, index=a.index)
+                rec["hits"] = _jsonable(df)
+            except UserError as e:
+                bad += 1
+                rec["error"] = str(e)
+            print(jsonio.dumps(rec, indent=None), flush=True)
+    if bad:
+        print(f"thinbridge: note: {bad} of {n} queries could not be answered (their lines carry \"error\")",
+              file=sys.stderr)
+    return 0
+
+
 def cmd_query(a) -> int:
+    if a.queries_file is not None:
+        return _query_batch(a)
     if a.text is not None and a.smiles is not None:
         raise UserError("give either a text query or --smiles, not both")
     if a.text is None and a.smiles is None:

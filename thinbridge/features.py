@@ -145,9 +145,35 @@ def _hub_offline() -> bool:
     return any(os.environ.get(v, "").upper() in {"1", "ON", "YES", "TRUE"} for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
+_QUICK: dict[str, object] = {}
+
+
+def _quick_model(name_or_path: str | None):
+    """The numpy BERT (:mod:`thinbridge.minibert`) for a local model it can run, else None."""
+    target = resolve_text_model(name_or_path)
+    if target not in _QUICK:
+        from .minibert import NumpyBert, supports
+
+        _QUICK[target] = NumpyBert(target) if Path(target).is_dir() and supports(target) else None
+    return _QUICK[target]
+
+
+def encode_queries(texts: Sequence[str], model: str | None = None) -> np.ndarray:
+    """Sentence embeddings of a few query texts, fast: numpy where the model allows (no torch,
+    no sentence-transformers import), else sentence-transformers; the same vectors to float
+    tolerance either way. Bulk features for training go through :func:`text_features`."""
+    quick = _quick_model(model)
+    if quick is not None:
+        return quick.encode(list(texts))
+    return embed_texts_uncached(texts, model)
+
+
 def token_count(text: str, model: str | None = None) -> tuple[int, int]:
     """``(tokens in text, tokens the model reads)``: a longer text is cut to the model's
     ``max_seq_length`` by sentence-transformers, silently; callers say so."""
+    quick = _quick_model(model)
+    if quick is not None:
+        return quick.tokens(text), quick.max_seq_length
     m = load_text_model(model)
     return len(m.tokenizer(text, add_special_tokens=True)["input_ids"]), int(m.max_seq_length)
 

@@ -7,7 +7,6 @@ A run folder holds ``model.safetensors`` (the weights, no pickle) and ``config.j
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -16,9 +15,8 @@ from torch import nn
 
 from . import jsonio
 from .errors import UserError
+from .runfiles import CONFIG, WEIGHTS, load_arrays, read_config  # noqa: F401  (read_config: re-exported)
 
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
 
 
 class SparseRows:
@@ -139,59 +137,10 @@ def save_run(run_dir: str | Path, model: Bridge, config: dict) -> None:
     jsonio.write(run / CONFIG, cfg, sort_keys=True)
 
 
-def read_config(run_dir: str | Path) -> dict:
-    run = Path(run_dir)
-    if not run.is_dir():
-        raise UserError(f"run folder not found: {run}")
-    p = run / CONFIG
-    if not p.is_file():
-        raise UserError(f"{run}: incomplete run folder (no {CONFIG}); train one with `thinbridge train`")
-    try:
-        rec = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{p}: not valid JSON ({e})") from None
-    if not isinstance(rec, dict):
-        raise UserError(f"{p}: not a thinbridge run config (a JSON object was expected)")
-    return rec
-
-
 def load_run(run_dir: str | Path, expect: dict | None = None) -> tuple[Bridge, dict]:
-    """Load a saved bridge and its config.
-
-    ``expect`` may name ``encoders`` (drug/text identities) or dims the caller will feed; a
-    mismatch is a clear error, not a shape error from deep inside torch.
-    """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    run = Path(run_dir)
-    cfg = read_config(run)
-    w = run / WEIGHTS
-    if not w.is_file():
-        raise UserError(f"{run}: incomplete run folder (no {WEIGHTS})")
-    dims = cfg.get("model") or {}
-    if not {"drug_dim", "text_dim", "dim"} <= set(dims):
-        raise UserError(f"{run / CONFIG}: no model dimensions recorded; not a thinbridge run")
-    try:
-        state = load_file(str(w))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise UserError(f"{w}: unreadable weights ({e})") from None
-    try:
-        sizes = {k: int(dims[k]) for k in ("drug_dim", "text_dim", "dim")}
-        if min(sizes.values()) < 1 or any(float(dims[k]) != sizes[k] for k in sizes):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise UserError(f"{run / CONFIG}: model dimensions {dims} are not whole numbers >= 1 (edited by hand?); "
-                        "train the run again") from None
-    model = Bridge(**sizes)
-    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    got = {k: tuple(v.shape) for k, v in state.items()}
-    if shapes != got:
-        raise UserError(f"{w}: weight shapes {got} do not match the config's model {shapes}")
-    model.load_state_dict(state)
-    model.eval()
-    for key, want in (expect or {}).items():
-        have = cfg.get("encoders", {}).get(key) if key in ("drug", "text") else dims.get(key)
-        if have != want:
-            raise UserError(f"{run}: this bridge was trained with {key} = {have!r}, not {want!r}")
-    return model, cfg
+    """Load a saved bridge and its config (checks in :func:`thinbridge.runfiles.load_arrays`)."""
+    state, cfg = load_arrays(run_dir, expect)
+    d = cfg["model"]
+    model = Bridge(int(d["drug_dim"]), int(d["text_dim"]), int(d["dim"]))
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    return model.eval(), cfg

@@ -67,14 +67,15 @@ def molecules_with_target(pairs, word: str, mask=None) -> set[str]:
 class Retriever:
     """A trained bridge ready to search. Build it with :meth:`load` (also :func:`load`)."""
 
-    def __init__(self, run_dir: Path, model, record: dict, data_dir: Path | None, cache_dir: Path | None,
+    def __init__(self, run_dir: Path, heads, record: dict, data_dir: Path | None, cache_dir: Path | None,
                  show_progress: bool = False):
         from .config import RunConfig
         from .data import sha256_file
-        from .model import WEIGHTS
+        from .runfiles import WEIGHTS
 
         self.run_dir = Path(run_dir)
-        self.model = model
+        self.heads = heads  # NumpyHeads: searching needs no torch
+        self._model = None
         self.record = record
         self.cfg = RunConfig.from_dict(record.get("config") or {}, source=str(self.run_dir / "config.json"))
         self.data_dir = Path(data_dir) if data_dir is not None else None
@@ -82,7 +83,7 @@ class Retriever:
             self.data_dir / "cache" if self.data_dir is not None else None)
         self.show_progress = show_progress
         self.model_sha256 = sha256_file(self.run_dir / WEIGHTS)
-        self.dim = int(model.drug_head.out_features)
+        self.dim = int(heads.dim)
         self._pairs = self._molecules = self._mol_emb = None
         self._texts = self._text_emb = None
 
@@ -101,7 +102,7 @@ class Retriever:
         ``DATA/cache``) holds the frozen features training cached.
         """
         from .features import ECFP_ID, text_encoder_id
-        from .model import load_run, read_config
+        from .runfiles import NumpyHeads, load_arrays, read_config
 
         run = Path(run_dir)
         rec = read_config(run)
@@ -109,14 +110,24 @@ class Retriever:
         if missing:
             raise UserError(f"{run}: incomplete run folder ({', '.join(missing)} missing from config.json); "
                             "train one with `thinbridge train`")
-        model, rec = load_run(run, expect={"drug": ECFP_ID})
+        state, rec = load_arrays(run, expect={"drug": ECFP_ID})
         text_model = (rec.get("config") or {}).get("text_model")
         have, want = rec["encoders"].get("text"), text_encoder_id(text_model)
         if have != want:
             raise UserError(f"{run}: trained with text encoder {have!r}, but its text model {text_model!r} "
                             f"resolves to {want!r} here; make that model available")
         dd = data_dir if data_dir is not None else rec.get("data_dir")
-        return cls(run, model, rec, Path(dd) if dd else None, Path(cache_dir) if cache_dir else None, show_progress)
+        return cls(run, NumpyHeads(state), rec, Path(dd) if dd else None, Path(cache_dir) if cache_dir else None,
+                   show_progress)
+
+    @property
+    def model(self):
+        """The bridge as a torch module (loaded on first use: index builds embed with it)."""
+        if self._model is None:
+            from .model import load_run
+
+            self._model, _ = load_run(self.run_dir)
+        return self._model
 
     # -- the run's own data ------------------------------------------------------------------
     @property
@@ -200,21 +211,21 @@ class Retriever:
 
     # -- encoders ------------------------------------------------------------------------------
     def _encode_drug(self, x: np.ndarray) -> np.ndarray:
-        return self.model.embed(x, "drug")
+        return self.heads.embed(x, "drug")
 
     def _encode_text(self, e: np.ndarray) -> np.ndarray:
-        return self.model.embed(e, "text")
+        return self.heads.embed(e, "text")
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Bridge embeddings (float32 ``(n, dim)``, unit length) of free texts."""
-        from .features import text_features
+        from .features import encode_queries
 
         if isinstance(texts, str):
             raise UserError("embed_texts takes a list of texts, not one string")
         texts = [_check_query(t) for t in texts]
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
-        return self._encode_text(text_features(texts, self.cfg.text_model, cache_dir=None, show_progress=False))
+        return self._encode_text(encode_queries(texts, self.cfg.text_model))
 
     def embed_smiles(self, smiles: Sequence[str], standardise: bool = True) -> np.ndarray:
         """Bridge embeddings of molecules; each SMILES is reduced to its ChEMBL parent first
