@@ -88,11 +88,31 @@ def random_split(n: int, sizes=(0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
     return labels.astype(str)
 
 
-def molecules_table(pairs: pd.DataFrame) -> pd.DataFrame:
-    """One row per parent molecule (first-seen order) with its SMILES and scaffold."""
+def molecules_table(pairs: pd.DataFrame, cache: str | Path | None = None) -> pd.DataFrame:
+    """One row per parent molecule (first-seen order) with its SMILES and scaffold.
+
+    ``cache``: a TSV of ``parent_smiles -> scaffold`` (``scaffolds.tsv`` in a prepared data
+    folder) read when it covers every molecule and (re)written otherwise, so the scaffolds of a
+    data set are computed once, not for every run.
+    """
     mols = pairs.drop_duplicates("parent_inchikey")[["parent_inchikey", "parent_smiles", "drug_name", "molecule_chembl_id"]]
     mols = mols.reset_index(drop=True)
-    mols["scaffold"] = [murcko_scaffold(s) for s in mols["parent_smiles"]]
+    known: dict[str, str] = {}
+    if cache is not None and Path(cache).is_file():
+        try:
+            c = pd.read_csv(cache, sep="\t", dtype=str, keep_default_na=False)
+            known = dict(zip(c["parent_smiles"], c["scaffold"]))
+        except (pd.errors.ParserError, KeyError, UnicodeDecodeError, OSError):
+            known = {}
+    missing = [s for s in mols["parent_smiles"] if s not in known]
+    known.update({s: murcko_scaffold(s) for s in missing})
+    mols["scaffold"] = mols["parent_smiles"].map(known)
+    if cache is not None and missing:
+        try:
+            pd.DataFrame({"parent_smiles": list(known), "scaffold": list(known.values())}).to_csv(
+                cache, sep="\t", index=False)
+        except OSError:  # a read-only data folder: compute again next time
+            pass
     return mols
 
 

@@ -61,7 +61,10 @@ def load_inputs(data_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | No
     pairs = D.load_pairs(data_dir) if pairs is None else pairs
     cache_dir = Path(cache_dir) if cache_dir is not None else data_dir / "cache"
     if split is None:
-        split = split_pairs(pairs, cfg.split, cfg.sizes, cfg.split_seed).to_numpy()
+        from .splits import molecules_table
+
+        mols = molecules_table(pairs, data_dir / "scaffolds.tsv" if data_dir.is_dir() else None)
+        split = split_pairs(pairs, cfg.split, cfg.sizes, cfg.split_seed, mols=mols).to_numpy()
     texts = D.text_view(pairs, cfg.text_view, cfg.with_name)
     x_drug = drug_features(pairs["parent_smiles"].tolist(), cache_dir, show_progress=show_progress)
     x_text = text_features(texts, cfg.text_model, cache_dir, show_progress=show_progress)
