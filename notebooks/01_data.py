@@ -91,6 +91,18 @@ print(f"{report['molecules']} parent molecules (from {report['source_molecules']
 D.reasons_table(res.dropped, res.merged)
 
 # %% [markdown]
+# What counts as *no parent* (`empty_parent` in the table above): ChEMBL's pipeline keeps a
+# structure whole when every fragment is a salt or solvent, because nothing is left to call the
+# parent. We drop such structures: a parent without carbon (inorganic compounds such as
+# arsenic trioxide or nitric oxide, whose fingerprints describe no organic drug) or a metal
+# other than sodium or potassium paired only with listed counter-ions (lithium carbonate,
+# calcium acetate: the active part is the metal, which ECFP4 cannot see). The rows, by name:
+
+# %%
+empty = res.dropped[res.dropped.reason == "empty_parent"]
+print(sorted(set(raw.loc[empty.row - 1, "molecule_pref_name"])))
+
+# %% [markdown]
 # Salt and formulation forms merge into their parent. A few of the merged rows, with the pair
 # each was merged into:
 

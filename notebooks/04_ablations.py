@@ -20,6 +20,10 @@
 # several seeds per cell (initialisation and batch order; the split stays fixed), and score
 # text → drug retrieval on the test split. Error bars are the standard deviation over seeds.
 # Everything else is the main configuration of the training chapter.
+#
+# All bridges of one text variant train together, as one stacked model: each keeps its own
+# seed, batch order, temperature, margin, hard-negative weight and early stopping, and comes out
+# exactly as if trained alone (`thinbridge.grid`; `tests/test_grid.py` checks it bridge by bridge).
 
 # %% tags=["parameters"]
 profile = "full"  # "fast": one temperature, two margins, one seed, fewer epochs
