@@ -235,3 +235,11 @@ def test_offline_variable_set_after_hub_import_still_fails_fast(text_model, monk
     with pytest.raises(UserError, match="hub is unreachable"):
         F.load_text_model("no-such-org/no-such-thinbridge-model")
     assert time.perf_counter() - t0 < 15
+
+
+def test_text_encoding_does_not_depend_on_the_number_of_processes(text_model):
+    texts = [f"inhibitor number {i} of target {i % 7}" + " with a longer tail" * (i % 3) for i in range(300)]
+    one = F.embed_texts_uncached(texts, text_model, n_jobs=1)
+    two = F.embed_texts_uncached(texts, text_model, n_jobs=2)
+    np.testing.assert_array_equal(one, two)
+    np.testing.assert_array_equal(F.embed_texts_uncached(texts[:256], text_model), one[:256])  # a chunk alone

@@ -178,17 +178,33 @@ def token_count(text: str, model: str | None = None) -> tuple[int, int]:
     return len(m.tokenizer(text, add_special_tokens=True)["input_ids"]), int(m.max_seq_length)
 
 
-def embed_texts_uncached(texts: Sequence[str], model=None, batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
-    """Sentence embeddings, float32 ``(n, D)``, no cache."""
+#: Texts are encoded in fixed chunks of this many, in the order given. In its last bits a
+#: text's embedding depends on the other texts padded into its batch, so the chunks, not the
+#: number of worker processes that encode them, fix the result.
+ENCODE_CHUNK = 256
+
+
+def embed_texts_uncached(texts: Sequence[str], model=None, batch_size: int = 64, show_progress: bool = False,
+                         n_jobs: int | None = None) -> np.ndarray:
+    """Sentence embeddings, float32 ``(n, D)``, no cache; chunks of :data:`ENCODE_CHUNK` texts are
+    encoded on ``n_jobs`` processes (default: every core; the same numbers with any number)."""
     model = model if model is not None and not isinstance(model, str) else load_text_model(model)
     import torch
 
-    torch.manual_seed(0)
-    emb = model.encode(
-        list(texts), batch_size=batch_size, convert_to_numpy=True,
-        show_progress_bar=show_progress and _progress_on(), normalize_embeddings=False,
-    )
-    return np.asarray(emb, dtype=np.float32)
+    from .parallel import parallel_map
+
+    def encode(chunk):
+        torch.manual_seed(0)
+        return model.encode(chunk, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
+                            normalize_embeddings=False)
+
+    texts = list(texts)
+    chunks = [texts[i:i + ENCODE_CHUNK] for i in range(0, len(texts), ENCODE_CHUNK)]
+    if str(getattr(model, "device", "cpu")).startswith("cuda"):
+        n_jobs = 1  # one GPU process; CUDA does not survive a fork
+    parts = parallel_map(encode, chunks, n_jobs=n_jobs, desc="encoding texts",
+                         show_progress=show_progress and _progress_on())
+    return np.asarray(np.concatenate(parts) if parts else np.empty((0, 0)), dtype=np.float32)
 
 
 def _progress_on() -> bool:
