@@ -85,7 +85,7 @@ publish:  ## push _build/html to the gh-pages branch (ghp-import)
 benchmark:  ## training, query and command-line start-up timings (scripts/bench_*.py)
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_query.py
-	$(PY) scripts/bench_cli.py
+	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname
 
 clean:  ## remove the HTML build and Python caches (keeps artifacts/ and the executed notebooks)
 	rm -rf _build .pytest_cache

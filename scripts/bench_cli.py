@@ -1,8 +1,9 @@
 #!/usr/bin/env python
-"""Benchmark: wall time of `thinbridge --help` (process start included), now and at another revision.
+"""Benchmark: wall time of `thinbridge --help` and of one cold `thinbridge query` (process start included).
 
     python scripts/bench_cli.py                 # this checkout
     python scripts/bench_cli.py --compare REV   # and REV (checked out into a temporary worktree)
+    python scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname   # also time queries
 
 Each command runs ``--repeat`` times in a fresh process (``python -m thinbridge.cli --help``
 with ``PYTHONPATH`` at the tree being measured); the median and the minimum are written to
@@ -41,15 +42,32 @@ def measure(tree: Path, repeat: int) -> dict:
             "heavy_modules_loaded_by_parser": loaded.stdout.strip() or loaded.stderr.strip()[-200:]}
 
 
+def measure_query(tree: Path, run: str, args: list[str], repeat: int) -> dict:
+    """A cold ``thinbridge query`` (a fresh process each time), median and minimum wall time."""
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "thinbridge.cli", "query", str(Path(run).resolve()), *args, "-q"],
+                       env=env, check=True, stdout=subprocess.DEVNULL, cwd=tree)
+        times.append(time.perf_counter() - t0)
+    return {"median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3), "repeat": repeat}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--compare", metavar="REV", help="also measure this git revision")
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--run", default=None, help="a run folder: also time a cold text query and a cold SMILES query")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "cli.json"))
     a = ap.parse_args()
     rec = {"command": "thinbridge --help (python -m thinbridge.cli --help)", "machine": platform.processor()
            or platform.machine(), "cpu_count": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
            "now": measure(ROOT, a.repeat)}
+    if a.run:
+        rec["query"] = {what: measure_query(ROOT, a.run, args, a.repeat) for what, args in
+                        (("text", ["EGFR kinase inhibitor"]), ("smiles", ["--smiles", "CC(=O)Oc1ccccc1C(=O)O"]))}
+        rec["query"]["budget_s"] = 2.0
     if a.compare:
         with tempfile.TemporaryDirectory() as tmp:
             wt = Path(tmp) / "rev"
