@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 import pandas as pd
 
@@ -94,6 +95,14 @@ def _counter_ion_patterns() -> list:
     return _COUNTER_IONS
 
 
+@lru_cache(maxsize=1)
+def _carbon():
+    """The SMARTS ``[#6]`` (any carbon), parsed once."""
+    from rdkit import Chem
+
+    return Chem.MolFromSmarts("[#6]")
+
+
 #: metals that are never the active part of a salt (the anion is the drug: sodium phenylacetate)
 _SPECTATOR_METALS = {"Na", "K"}
 
@@ -115,8 +124,10 @@ def salt_or_solvent_only(mol) -> bool:
     """
     from rdkit import Chem
 
-    if not any(a.GetAtomicNum() == 6 for a in mol.GetAtoms()):
+    if not mol.HasSubstructMatch(_carbon()):
         return True
+    if len(Chem.GetMolFrags(mol)) == 1:  # one organic fragment: a drug
+        return False
     frags = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=False)
     lone = [f for f in frags if f.GetNumHeavyAtoms() == 1]
     metals = {f.GetAtomWithIdx(0).GetSymbol() for f in lone

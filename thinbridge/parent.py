@@ -73,7 +73,7 @@ def get_fragment_parent_mol(m, check_exclusion: bool = False, neutralize: bool =
         keep = [1] * len(frags)
     kept = [i for i, k in enumerate(keep) if k]
     seen = set()
-    for i in kept:
+    for i in kept if len(kept) > 1 else ():  # one fragment left: the library's answer is that fragment
         cfrag = uncharge_mol(input_frags[i]) if neutralize else Chem.Mol(input_frags[i])
         cfrag = Chem.RemoveHs(cfrag, sanitize=False)
         cfrag.ClearComputedProps()
@@ -82,7 +82,7 @@ def get_fragment_parent_mol(m, check_exclusion: bool = False, neutralize: bool =
                          | Chem.SANITIZE_SETAROMATICITY | Chem.SANITIZE_ADJUSTHS)
         seen.add(Chem.MolToSmiles(cfrag))
     res = input_frags[kept[0]]
-    if len(seen) != 1:
+    if len(kept) > 1 and len(seen) != 1:
         for i in kept[1:]:
             res = Chem.CombineMols(res, input_frags[i])
     exclude = exclude_flag(res, includeRDKitSanitization=False) if check_exclusion else False
