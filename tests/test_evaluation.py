@@ -63,3 +63,21 @@ def test_random_ranking_and_unknown_protocol(test_pairs):
     assert rr["text_to_drug"]["global"]["R@1"] == pytest.approx(1 / 4)
     with pytest.raises(ValueError):
         E.build_tasks(df, texts, "nonsense")
+
+
+def test_solvable_within_target_queries():
+    from thinbridge.evaluation import allowed_mask, solvable
+
+    pairs = pd.DataFrame({"parent_inchikey": ["A", "B", "C", "D"], "target_chembl_id": ["T1", "T1", "T1", "T2"]})
+    texts = ["X inhibitor", "X inhibitor", "Y agonist", "Z blocker"]  # A and B share target and text
+    tasks = E.build_tasks(pairs, texts, "distinct")
+    t2d = tasks["text_to_drug"]
+    assert solvable(t2d).tolist() == [False, False, True, False]  # D: alone in its target
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(4, 8)).astype(np.float32)
+    z /= np.linalg.norm(z, axis=1, keepdims=True)
+    m = E.score_tasks(tasks, z, z, n_boot=0)
+    wt = m["text_to_drug"]["within_target"]
+    assert wt["n_queries_solvable"] == 1 and wt["n_queries"] == 3 and allowed_mask(t2d).sum() == 10
+    rr = E.random_ranking(tasks)["text_to_drug"]["within_target"]
+    assert rr["R@1_solvable"] == pytest.approx(1 / 3) and rr["n_queries_solvable"] == 1  # C among A, B, C

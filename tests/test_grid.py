@@ -134,3 +134,22 @@ def test_pca_is_exact_and_signed():
     _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
     np.testing.assert_allclose(np.abs(v), np.abs(vt[:3].T), atol=1e-8)
     assert (v[np.abs(v).argmax(0), range(3)] > 0).all()
+
+
+def test_target_batches_hold_several_drugs_of_several_targets():
+    from thinbridge.grid import batch_order
+
+    groups = np.repeat(np.arange(20), 12)  # 20 targets, 12 rows each
+    order = batch_order(len(groups), groups, "target", torch.Generator().manual_seed(0), per_target=4)
+    assert sorted(order.tolist()) == list(range(240))  # every row once
+    first = groups[order[:32].numpy()]
+    counts = np.bincount(first, minlength=20)
+    assert (counts[counts > 0] >= 4).all() and (counts > 0).sum() >= 4  # runs of 4, several targets
+    rnd = groups[batch_order(240, groups, "random", torch.Generator().manual_seed(0))[:32].numpy()]
+    assert np.bincount(rnd).max() < 8  # a random batch rarely has many of one target
+
+
+def test_target_batches_train_and_differ_from_random(toy_inputs):
+    a, _ = fit(toy_inputs, BASE, show_progress=False)
+    b, hist = fit(toy_inputs, dataclasses.replace(BASE, batches="target", per_target=4), show_progress=False)
+    assert len(hist) >= 1 and not torch.equal(a.text_head.weight, b.text_head.weight)

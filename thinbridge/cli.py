@@ -105,7 +105,7 @@ def cmd_download(a) -> int:
 
 
 def _add_train(sub):
-    from .config import SPLIT_KINDS, TEXT_VIEWS, PROTOCOLS, RunConfig
+    from .config import BATCH_KINDS, PROTOCOLS, SPLIT_KINDS, TEXT_VIEWS, RunConfig
 
     d = RunConfig()
     p = sub.add_parser("train", help="train a bridge and score it (writes model.safetensors, config.json, metrics.json)")
@@ -129,6 +129,11 @@ def _add_train(sub):
     p.add_argument("--patience", type=_number(int, 1), default=d.patience)
     p.add_argument("--dim", "-d", type=_number(int, 1), default=d.dim)
     p.add_argument("--batch-size", type=_number(int, 2), default=d.batch_size)
+    p.add_argument("--batches", choices=BATCH_KINDS, default=d.batches,
+                   help="random batches, or 'target': several targets with several drugs each, so that "
+                        "same-target (hard) negatives are in every batch (default: random)")
+    p.add_argument("--per-target", type=_number(int, 2), default=d.per_target,
+                   help="with --batches target: drugs of one target kept together in a batch (default: 8)")
     p.add_argument("--lr", type=_number(float), default=d.lr)
     p.add_argument("--protocol", choices=PROTOCOLS, default=d.protocol,
                    help="retrieval candidates and what counts as correct (see thinbridge.evaluation)")
@@ -144,7 +149,8 @@ def cmd_train(a) -> int:
     cfg = RunConfig(split=a.split, split_seed=a.split_seed, seed=a.seed, temperature=a.temperature, margin=a.margin,
                     hard_weight=a.hard_weight, text_view=a.text_view, with_name=a.with_name,
                     text_model=a.text_model, epochs=a.epochs, patience=a.patience, dim=a.dim,
-                    batch_size=a.batch_size, lr=a.lr, protocol=a.protocol, n_boot=a.n_boot).validate()
+                    batch_size=a.batch_size, batches=a.batches, per_target=a.per_target, lr=a.lr,
+                    protocol=a.protocol, n_boot=a.n_boot).validate()
     check_out_dir(a.out)
     if not Path(a.data, "pairs.tsv").is_file():
         raise UserError(f"--data {a.data}: no pairs.tsv here; run `thinbridge prepare --out {a.data}` first")

@@ -15,6 +15,8 @@ from .errors import UserError
 SPLIT_KINDS = ("scaffold", "random")
 #: the text views (templates in :data:`thinbridge.data.TEXT_TEMPLATES`)
 TEXT_VIEWS = ("basic", "rich")
+#: how training batches are drawn (:func:`thinbridge.grid.batch_order`)
+BATCH_KINDS = ("random", "target")
 #: retrieval protocols (:mod:`thinbridge.evaluation`)
 PROTOCOLS = ("distinct", "any_match", "pair")
 #: rows an index build reads, standardises and embeds at a time (:mod:`thinbridge.index`)
@@ -40,6 +42,8 @@ class RunConfig:
     epochs: int = 60
     patience: int = 10
     batch_size: int = 256
+    batches: str = "random"          # 'random', or 'target': several targets, several drugs each
+    per_target: int = 8              # with batches='target': drugs of one target kept together in a batch
     lr: float = 1e-3
     weight_decay: float = 1e-4
     protocol: str = "distinct"       # see thinbridge.evaluation
@@ -65,6 +69,8 @@ class RunConfig:
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
             (self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}"),
+            (self.batches in BATCH_KINDS, f"batches must be one of {BATCH_KINDS}, not {self.batches!r}"),
+            (self.per_target >= 2, f"drugs per target in a batch must be >= 2, got {self.per_target}"),
             (self.lr > 0, f"learning rate must be > 0, got {self.lr}"),
             (self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}"),
             (self.protocol in PROTOCOLS, f"protocol must be one of {PROTOCOLS}, not {self.protocol!r}"),

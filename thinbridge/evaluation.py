@@ -46,6 +46,7 @@ class Task:
     query_groups: np.ndarray     # (n_q,) target of each query
     cand_groups: list            # (n_c,) frozenset of targets of each candidate
     query_side: str              # 'text' or 'drug': which embedding the queries use
+    twins: np.ndarray | None = None  # (n_q, n_c) bool: a wrong candidate no model can tell from a right one
 
 
 def build_tasks(test_pairs: pd.DataFrame, texts: list[str], protocol: str = "distinct") -> dict[str, Task]:
@@ -57,12 +58,15 @@ def build_tasks(test_pairs: pd.DataFrame, texts: list[str], protocol: str = "dis
     txt = np.asarray(texts, dtype=object)
     n = len(mol)
     rows = np.arange(n)
+    same_text = txt.astype(str)[:, None] == txt.astype(str)[None, :]
+    same_mol = mol[:, None] == mol[None, :]
     if protocol == "pair":
         eye = np.eye(n, dtype=bool)
         groups = [frozenset([g]) for g in tgt]
+        twins = (same_text | same_mol) & ~eye  # another pair with this text (t2d) or this molecule (both)
         return {
-            "text_to_drug": Task(rows, rows, eye, tgt, groups, "text"),
-            "drug_to_text": Task(rows, rows, eye.copy(), tgt, groups, "drug"),
+            "text_to_drug": Task(rows, rows, eye, tgt, groups, "text", twins),
+            "drug_to_text": Task(rows, rows, eye.copy(), tgt, groups, "drug", same_mol & ~eye),
         }
     # distinct molecules and texts, each represented by its first pair
     _, mol_first = np.unique(mol, return_index=True)
@@ -77,8 +81,11 @@ def build_tasks(test_pairs: pd.DataFrame, texts: list[str], protocol: str = "dis
     else:
         t2d_pos = mol[:, None] == mol[mol_first][None, :]
     d2t_pos = np.array([[(m, t) in pairs_set for t in txt[txt_first]] for m in mol], dtype=bool)
+    # a wrong molecule paired with the query's very text: the text cannot tell them apart
+    t2d_twins = np.array([[(m, t) in pairs_set for m in mol[mol_first]] for t in txt], dtype=bool) & ~t2d_pos
     return {
-        "text_to_drug": Task(rows, mol_first, t2d_pos, tgt, [mol_targets[m] for m in mol[mol_first]], "text"),
+        "text_to_drug": Task(rows, mol_first, t2d_pos, tgt, [mol_targets[m] for m in mol[mol_first]], "text",
+                             t2d_twins),
         "drug_to_text": Task(rows, txt_first, d2t_pos, tgt, [txt_targets[str(t)] for t in txt[txt_first]], "drug"),
     }
 
@@ -106,9 +113,10 @@ def score_tasks(tasks: dict[str, Task], z_drug: np.ndarray, z_text: np.ndarray, 
             "within_target": M.within_target_metrics(s, task.positive, task.query_groups, task.cand_groups,
                                                      ks=GROUP_KS, n_boot=n_boot, seed=seed),
         }
+        allowed = allowed_mask(task)
+        wt = M.ranks(s, task.positive, allowed)
+        res["within_target"].update(_solvable_view(wt, task, allowed, n_boot, seed))
         if cmc_k:
-            allowed = allowed_mask(task)
-            wt = M.ranks(s, task.positive, allowed)
             res["cmc"] = {
                 "global": M.cmc(M.ranks(s, task.positive), cmc_k).tolist(),
                 "within_target": M.cmc(wt[allowed.sum(1) >= 2], cmc_k).tolist(),  # groups of 2+
@@ -116,6 +124,27 @@ def score_tasks(tasks: dict[str, Task], z_drug: np.ndarray, z_text: np.ndarray, 
             }
         out[name] = res
     return out
+
+
+def solvable(task: Task, allowed: np.ndarray | None = None) -> np.ndarray:
+    """Queries that can be answered within their target: two or more candidates there, and no
+    wrong candidate indistinguishable from a right one (``task.twins``: for text -> drug, another
+    molecule of the target paired with the query's very text). Without the drug name, drugs that
+    share a target and a mechanism share their text, and such queries are unsolvable by construction."""
+    allowed = allowed_mask(task) if allowed is None else allowed
+    ok = allowed.sum(1) >= 2
+    if task.twins is not None:
+        ok &= ~(task.twins & allowed).any(1)
+    return ok
+
+
+def _solvable_view(wt_ranks: np.ndarray, task: Task, allowed: np.ndarray, n_boot: int, seed: int) -> dict:
+    """``R@k_solvable``, ``MRR_solvable`` (with ``_ci95``) and ``n_queries_solvable``: the
+    within-target metrics over the :func:`solvable` queries only."""
+    r = wt_ranks[solvable(task, allowed)]
+    summary = M.summarize(r, GROUP_KS)
+    keep = {f"R@{k}" for k in GROUP_KS} | {"MRR", "n_queries"}
+    return M._with_ci({k: v for k, v in summary.items() if k in keep}, r, GROUP_KS, n_boot, seed, suffix="_solvable")
 
 
 def random_ranking(tasks: dict[str, Task]) -> dict:
@@ -130,6 +159,9 @@ def random_ranking(tasks: dict[str, Task]) -> dict:
         wt = M.random_expectation(size[two], (task.positive & allowed).sum(1)[two], ks=GROUP_KS) if two.any() else {}
         wt_all = M.random_expectation(size, (task.positive & allowed).sum(1), ks=GROUP_KS)
         wt.update({f"{k}_all": v for k, v in wt_all.items() if k.startswith("R@") or k == "MRR"})
+        ok = solvable(task, allowed)
+        wt_ok = M.random_expectation(size[ok], (task.positive & allowed).sum(1)[ok], ks=GROUP_KS)
+        wt.update({f"{k}_solvable": v for k, v in wt_ok.items() if k.startswith("R@") or k in ("MRR", "n_queries")})
         out[name] = {"global": glob, "within_target": wt}
     return out
 

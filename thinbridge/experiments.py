@@ -177,7 +177,8 @@ def paper_comparison(runs: dict[str, dict], run_meta: dict[str, dict], ablation:
                 continue
             for protocol, block in m["test_by_protocol"].items():
                 res = block[spec["direction"]][spec["scope"]]
-                variants = [("", "")] if spec["scope"] == "global" else [("", "groups of 2+"), ("_all", "all queries")]
+                variants = [("", "")] if spec["scope"] == "global" else [
+                    ("", "groups of 2+"), ("_all", "all queries"), ("_solvable", "solvable (2+, texts differ)")]
                 for suffix, label in variants:
                     key = spec["metric"] + suffix
                     if key not in res:

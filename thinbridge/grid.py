@@ -129,6 +129,25 @@ def stacked_loss(zd, zt, groups, same, temperature, margin, hard_weight) -> torc
     return 0.5 * (d2t.mean(-1) + t2d.mean(-1))
 
 
+def batch_order(n: int, groups: np.ndarray, kind: str, gen: torch.Generator, per_target: int = 8) -> torch.Tensor:
+    """One epoch's order of the ``n`` training rows; consecutive slices of it are the batches.
+
+    ``random``: a uniform permutation. ``target``: each target's rows are shuffled and cut into
+    runs of ``per_target``; the runs are shuffled and laid end to end, so a batch holds several
+    targets with several drugs each, and the hard-negative weight and the margin meet the
+    same-target negatives they are meant for. Every row still comes once per epoch.
+    """
+    if kind == "random":
+        return torch.randperm(n, generator=gen)
+    runs = []
+    for g in np.unique(groups):
+        rows = torch.as_tensor(np.flatnonzero(groups == g))
+        rows = rows[torch.randperm(len(rows), generator=gen)]
+        runs += list(torch.split(rows, per_target))
+    order = torch.randperm(len(runs), generator=gen)
+    return torch.cat([runs[i] for i in order.tolist()])
+
+
 def _check(cfgs: list[RunConfig]) -> None:
     if not cfgs:
         raise UserError("no configurations to train")
@@ -156,7 +175,8 @@ def fit_many(inp, cfgs: list[RunConfig], show_progress: bool = False) -> list[tu
         raise UserError("fewer than two training pairs: nothing to train on")
     bits = SparseRows.from_dense(inp.x_drug[tr], dev)
     x_text = torch.as_tensor(inp.x_text[tr], dtype=torch.float32, device=dev)
-    groups = torch.as_tensor(_codes(inp.pairs["target_chembl_id"].to_numpy()[tr]), device=dev)
+    groups_np = _codes(inp.pairs["target_chembl_id"].to_numpy()[tr])
+    groups = torch.as_tensor(groups_np, device=dev)
     mol = torch.as_tensor(_codes(inp.pairs["parent_inchikey"].to_numpy()[tr]), device=dev)
     txt = torch.as_tensor(_codes(np.asarray(inp.texts, dtype=object)[tr]), device=dev)
     val = inp.rows("valid")
@@ -178,7 +198,8 @@ def fit_many(inp, cfgs: list[RunConfig], show_progress: bool = False) -> list[tu
     histories: list[list[dict]] = [[] for _ in cfgs]
     max_epochs = max(c.epochs for c in cfgs)
     for epoch in progress(range(1, max_epochs + 1), desc=f"training {k} bridge(s)", disable=not show_progress):
-        perms = torch.stack([torch.randperm(n, generator=g) for g in gens]).to(dev)
+        perms = torch.stack([batch_order(n, groups_np, c.batches, g, c.per_target)
+                             for c, g in zip(cfgs, gens)]).to(dev)
         total, n_batches = torch.zeros(k, dtype=torch.float64), 0
         for start in range(0, n, base.batch_size):
             rows = perms[:, start:start + base.batch_size]
