@@ -40,64 +40,59 @@ def _codes(values) -> np.ndarray:
 
 
 class _Stack:
-    """The K bridges' parameters, stacked: drug (K, D_drug, d), text (K, D_text, d), biases (K, d)."""
+    """The K bridges' parameters, one set per bridge: drug (D_drug, d), its bias, text (D_text, d), its bias.
+
+    Every operation runs bridge by bridge on the active bridges only, so a bridge's arithmetic is
+    the same whatever else is in the stack, and stopped bridges cost nothing.
+    """
 
     def __init__(self, cfgs: list[RunConfig], drug_dim: int, text_dim: int, dev):
         import random
 
-        heads = []
+        self.params: list[list[torch.Tensor]] = []
         for c in cfgs:  # each bridge starts exactly where training it alone would start
             random.seed(c.seed)
             np.random.seed(c.seed)
             torch.manual_seed(c.seed)
-            heads.append(Bridge(drug_dim, text_dim, c.dim))
-        self.drug_dim = drug_dim
-        self.params = [
-            torch.stack([h.drug_head.weight.detach().t() for h in heads]).contiguous().to(dev),
-            torch.stack([h.drug_head.bias.detach() for h in heads]).to(dev),
-            torch.stack([h.text_head.weight.detach().t() for h in heads]).contiguous().to(dev),
-            torch.stack([h.text_head.bias.detach() for h in heads]).to(dev),
-        ]
-        for p in self.params:
-            p.requires_grad_(True)
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
+            h = Bridge(drug_dim, text_dim, c.dim)
+            ps = [h.drug_head.weight.detach().t().contiguous(), h.drug_head.bias.detach().clone(),
+                  h.text_head.weight.detach().t().contiguous(), h.text_head.bias.detach().clone()]
+            self.params.append([p.to(dev).requires_grad_(True) for p in ps])
+        self.m = [[torch.zeros_like(p) for p in ps] for ps in self.params]
+        self.v = [[torch.zeros_like(p) for p in ps] for ps in self.params]
         self.t = 0
 
     @property
     def k(self) -> int:
-        return self.params[0].shape[0]
+        return len(self.params)
 
-    def encode(self, bits: SparseRows, rows: torch.Tensor, x_text: torch.Tensor):
-        """Normalised embeddings ``(K, B, d)`` of batch ``rows[k]`` for each bridge ``k``."""
-        wd, bd, wt, bt = self.params
-        # one embedding_bag per bridge: its backward sorts the indices it was given, so a shared
-        # call would make a bridge's gradient depend on the other bridges' batches
-        zd = torch.stack([F.embedding_bag(s.indices, wd[i], s.offsets, mode="sum", per_sample_weights=s.weights)
-                          for i, s in enumerate(bits.take(r) for r in rows)]) + bd[:, None, :]
-        zt = torch.bmm(x_text[rows], wt) + bt[:, None, :]
-        return F.normalize(zd, dim=-1), F.normalize(zt, dim=-1)
+    def encode(self, bits: SparseRows, rows: torch.Tensor, x_text: torch.Tensor, which: list[int]):
+        """Normalised embeddings ``(len(which), B, d)``: batch ``rows[j]`` through bridge ``which[j]``."""
+        zd, zt = [], []
+        for j, i in enumerate(which):
+            wd, bd, wt, bt = self.params[i]
+            s = bits.take(rows[j])
+            zd.append(F.embedding_bag(s.indices, wd, s.offsets, mode="sum", per_sample_weights=s.weights) + bd)
+            zt.append(x_text[rows[j]] @ wt + bt)
+        return F.normalize(torch.stack(zd), dim=-1), F.normalize(torch.stack(zt), dim=-1)
 
     @torch.no_grad()
-    def step(self, lr: float, weight_decay: float, active: torch.Tensor) -> None:
-        """One AdamW step (decoupled weight decay, bias-corrected moments) on the active bridges only."""
+    def step(self, lr: float, weight_decay: float, which: list[int]) -> None:
+        """One AdamW step (decoupled weight decay, bias-corrected moments) for the bridges ``which``."""
         self.t += 1
         b1, b2 = BETAS
         c1, c2 = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
-        for p, m, v in zip(self.params, self.m, self.v):
-            mask = active.view(-1, *([1] * (p.dim() - 1)))
-            g = p.grad
-            m_new = m * b1 + g * (1 - b1)
-            v_new = v * b2 + g * g * (1 - b2)
-            p_new = p * (1 - lr * weight_decay) - (lr / c1) * m_new / (v_new.sqrt() / c2 + EPS)
-            p.copy_(torch.where(mask, p_new, p))
-            m.copy_(torch.where(mask, m_new, m))
-            v.copy_(torch.where(mask, v_new, v))
-            p.grad = None
+        for i in which:
+            for p, m, v in zip(self.params[i], self.m[i], self.v[i]):
+                g = p.grad
+                m.copy_(m * b1 + g * (1 - b1))
+                v.copy_(v * b2 + g * g * (1 - b2))
+                p.copy_(p * (1 - lr * weight_decay) - (lr / c1) * m / (v.sqrt() / c2 + EPS))
+                p.grad = None
 
     def bridge(self, k: int, state: list[torch.Tensor] | None = None) -> Bridge:
         """Bridge ``k`` as an ordinary :class:`Bridge` (from ``state``, a saved copy, if given)."""
-        wd, bd, wt, bt = state if state is not None else [p[k] for p in self.params]
+        wd, bd, wt, bt = state if state is not None else self.params[k]
         out = Bridge(wd.shape[0], wt.shape[0], wd.shape[1])
         with torch.no_grad():
             out.drug_head.weight.copy_(wd.t())
@@ -191,7 +186,7 @@ def fit_many(inp, cfgs: list[RunConfig], show_progress: bool = False) -> list[tu
     margin = torch.tensor([c.margin for c in cfgs], dtype=torch.float32, device=dev)
     hard = torch.tensor([c.hard_weight for c in cfgs], dtype=torch.float32, device=dev)
     gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
-    active = torch.ones(k, dtype=torch.bool, device=dev)
+    active = list(range(k))
     best = [-math.inf] * k
     best_state: list = [None] * k
     stale = [0] * k
@@ -201,47 +196,50 @@ def fit_many(inp, cfgs: list[RunConfig], show_progress: bool = False) -> list[tu
         perms = torch.stack([batch_order(n, groups_np, c.batches, g, c.per_target)
                              for c, g in zip(cfgs, gens)]).to(dev)
         total, n_batches = torch.zeros(k, dtype=torch.float64), 0
+        sel = torch.tensor(active, device=dev)
         for start in range(0, n, base.batch_size):
-            rows = perms[:, start:start + base.batch_size]
+            rows = perms[sel, start:start + base.batch_size]
             if rows.shape[1] < 2:
                 continue
-            zd, zt = stack.encode(bits, rows, x_text)
+            zd, zt = stack.encode(bits, rows, x_text, active)
             same = None
             if base.mask_false_negatives:
                 m_b, t_b = mol[rows], txt[rows]
                 same = (m_b[:, :, None] == m_b[:, None, :]) | (t_b[:, :, None] == t_b[:, None, :])
-            losses = stacked_loss(zd, zt, groups[rows], same, temperature, margin, hard)
+            losses = stacked_loss(zd, zt, groups[rows], same, temperature[sel], margin[sel], hard[sel])
             losses.sum().backward()
             stack.step(base.lr, base.weight_decay, active)
-            total += losses.detach().double().cpu()
+            total[sel.cpu()] += losses.detach().double().cpu()
             n_batches += 1
         with torch.no_grad():
-            mrr = _val_mrr(stack, val_bits, val_text, task, ranks) if task is not None else -total.numpy()
+            mrr = _val_mrr(stack, val_bits, val_text, task, ranks, active) if task is not None else -total.numpy()
+        still = []
         for i, c in enumerate(cfgs):
-            if not bool(active[i]):
+            if i not in active:
                 continue
             histories[i].append({"epoch": epoch, "train_loss": float(total[i]) / max(n_batches, 1),
                                  "val_t2d_MRR": float(mrr[i])})
             if mrr[i] > best[i]:
                 best[i], stale[i] = float(mrr[i]), 0
-                best_state[i] = [p[i].detach().clone() for p in stack.params]
+                best_state[i] = [p.detach().clone() for p in stack.params[i]]
             else:
                 stale[i] += 1
-            if stale[i] >= c.patience or epoch >= c.epochs:
-                active[i] = False
-        if not bool(active.any()):
+            if stale[i] < c.patience and epoch < c.epochs:
+                still.append(i)
+        active = still
+        if not active:
             break
     return [(stack.bridge(i, best_state[i]).cpu(), histories[i]) for i in range(k)]
 
 
-def _val_mrr(stack: _Stack, bits: SparseRows, x_text: torch.Tensor, task, ranks) -> np.ndarray:
-    """Validation text -> drug MRR of every bridge in the stack."""
+def _val_mrr(stack: _Stack, bits: SparseRows, x_text: torch.Tensor, task, ranks, which: list[int]) -> np.ndarray:
+    """Validation text -> drug MRR of the bridges ``which`` (NaN for the others)."""
     from . import evaluation as E
 
-    rows = torch.arange(len(bits), device=x_text.device).expand(stack.k, -1)
-    zd, zt = stack.encode(bits, rows, x_text)
-    out = np.empty(stack.k)
-    for i in range(stack.k):
-        s = E.task_scores(task, zd[i].cpu().numpy(), zt[i].cpu().numpy())
+    rows = torch.arange(len(bits), device=x_text.device).expand(len(which), -1)
+    zd, zt = stack.encode(bits, rows, x_text, which)
+    out = np.full(stack.k, np.nan)
+    for j, i in enumerate(which):
+        s = E.task_scores(task, zd[j].cpu().numpy(), zt[j].cpu().numpy())
         out[i] = float((1.0 / ranks(s, task.positive)).mean())
     return out
