@@ -37,7 +37,9 @@ def test_counts(real):
     assert rep["rows_in"] == 3482
     assert 3000 <= rep["pairs"] <= 3400
     assert 2300 <= rep["molecules"] <= 2500
-    assert rep["targets"] == 738
+    # the file names 738 targets; three were targets only of structures without an organic parent
+    # (arsenic trioxide, nitric oxide, lithium carbonate, calcium acetate: dropped as empty_parent)
+    assert rep["targets"] == 735 and rep["rows_dropped"]["empty_parent"] >= 4
     assert rep["source_molecules"] == 2605
     assert rep["rows_in"] == rep["pairs"] + sum(rep["rows_dropped"].values()) + rep["rows_merged"]
     # fewer parents than source molecules: salt forms merged into their parents
