@@ -166,10 +166,13 @@ print(f"{(shared_names > 1).sum()} names cover more than one parent molecule:",
 # can tell them apart; this is why within-target retrieval depends so much on the name.
 
 # %%
+counts = []
 for view in D.TEXT_VIEWS:
     for with_name in (False, True):
         t = D.text_view(pairs, view, with_name)
-        print(f"{view:5s} {'with name' if with_name else 'no name  '}: {len(set(t)):5d} distinct texts for {len(t)} pairs")
+        name = "with name" if with_name else "no name  "
+        counts.append(f"{view:5s} {name}: {len(set(t)):5d} distinct texts for {len(t)} pairs")
+print("\n".join(counts))  # one print: the output is one block, however the kernel flushes
 
 # %% [markdown]
 # ## Frozen features, computed once

@@ -91,6 +91,20 @@ def stable_ids(cells) -> None:
         cell["id"] = digest if n == 0 else f"{digest}-{n}"
 
 
+def merge_streams(outputs: list) -> list:
+    """Consecutive stdout (or stderr) outputs as one: how a kernel happened to flush a print is
+    not part of the result, and re-runs then give the same notebook, not a chunking diff."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (out.get("output_type") == "stream" and prev is not None and prev.get("output_type") == "stream"
+                and prev.get("name") == out.get("name")):
+            prev["text"] = prev["text"] + out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 def clean(path: Path) -> list[str]:
     """Strip volatile metadata from an executed notebook in place; return warnings."""
     import nbformat
@@ -106,6 +120,8 @@ def clean(path: Path) -> list[str]:
             cell.metadata["tags"] = [*tags, "remove-cell"]  # kept in the .ipynb, not shown on the page
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell["outputs"] = merge_streams(cell.get("outputs", []))
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream" and out.get("name") == "stderr":
                 out["text"] = IPYKERNEL_FILE.sub("<CELL>", out["text"])

@@ -119,6 +119,16 @@ def test_runner_strips_volatile_metadata(tmp_path, monkeypatch):
     assert path.read_text() == once  # stable: cleaning twice changes nothing
 
 
+def test_runner_merges_stream_chunks():
+    rn = _load_script("run_notebooks")
+    outs = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+            nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+            nbformat.v4.new_output("stream", name="stderr", text="w\n"),
+            nbformat.v4.new_output("stream", name="stdout", text="c\n")]
+    merged = rn.merge_streams(outs)
+    assert [(o["name"], o["text"]) for o in merged] == [("stdout", "a\nb\n"), ("stderr", "w\n"), ("stdout", "c\n")]
+
+
 def test_runner_and_nbval_agree_on_kernel_cell_files():
     from nbval.plugin import get_sanitize_patterns
 
