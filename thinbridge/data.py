@@ -75,26 +75,6 @@ class _StructureError(Exception):
         self.reason, self.detail = reason, detail
 
 
-_COUNTER_IONS: list | None = None
-
-
-def _counter_ion_patterns() -> list:
-    """ChEMBL's salt and solvent patterns (the files ``get_parent_mol`` reads), parsed once."""
-    global _COUNTER_IONS
-    if _COUNTER_IONS is None:
-        from chembl_structure_pipeline import standardizer
-        from rdkit import Chem
-
-        pats = []
-        for f in (standardizer._solvents_file, standardizer._salts_file):
-            for line in Path(f).read_text().splitlines():
-                parts = line.strip().split("\t")
-                if len(parts) == 2 and not line.startswith("#"):
-                    pats.append(Chem.MolFromSmarts(parts[1]))
-        _COUNTER_IONS = [p for p in pats if p is not None]
-    return _COUNTER_IONS
-
-
 @lru_cache(maxsize=1)
 def _carbon():
     """The SMARTS ``[#6]`` (any carbon), parsed once."""
@@ -135,14 +115,9 @@ def salt_or_solvent_only(mol) -> bool:
     if not metals - _SPECTATOR_METALS:
         return False
 
-    def listed(frag) -> bool:
-        frag = Chem.RemoveHs(frag, sanitize=False)
-        frag.UpdatePropertyCache(strict=False)
-        Chem.SetAromaticity(frag)
-        return any(frag.GetNumAtoms() == p.GetNumAtoms() and frag.GetNumBonds() == p.GetNumBonds()
-                   and frag.HasSubstructMatch(p) for p in _counter_ion_patterns())
+    from .parent import is_listed
 
-    return all(f.GetNumHeavyAtoms() == 1 or listed(f) for f in frags)
+    return all(f.GetNumHeavyAtoms() == 1 or is_listed(f) for f in frags)
 
 
 def standardise_parent(smiles: str) -> tuple[str, str]:
@@ -238,9 +213,9 @@ def _sort_rows(raw: pd.DataFrame, parents: dict, canonical: dict) -> tuple[list[
     dropped, kept = [], []
     for i, row in enumerate(raw.itertuples(index=False)):
         row = row._asdict()
-        res = parents[row["canonical_smiles"]]
         reason = detail = None
-        if row.get("thinbridge_malformed"):
+        res = None if row.get("thinbridge_malformed") else parents[row["canonical_smiles"]]
+        if res is None:
             reason, detail = "malformed_row", row["thinbridge_malformed"]
         elif isinstance(res, _StructureError):
             reason, detail = res.reason, res.detail
@@ -326,8 +301,6 @@ def clean(raw: pd.DataFrame, show_progress: bool = True) -> CleanResult:
     nulls = {c: nulls.get(c, 0) + raw.attrs["null_values"].get(c, 0) for c in {*nulls, *raw.attrs["null_values"]}}
     malformed = raw["thinbridge_malformed"] != "" if "thinbridge_malformed" in raw else pd.Series(False, index=raw.index)
     parents, canonical = _standardise_unique(raw.loc[~malformed, "canonical_smiles"], show_progress)
-    parents.update({smi: _StructureError("malformed_row") for smi in raw.loc[malformed, "canonical_smiles"]
-                    if smi not in parents})
     kept, dropped = _sort_rows(raw, parents, canonical)
     if not kept:
         counts = pd.Series([d["reason"] for d in dropped]).value_counts().to_dict() if dropped else {}
@@ -375,11 +348,10 @@ def sha256_file(path: str | Path) -> str:
 
 def prepare(input_path: str | Path, out_dir: str | Path, show_progress: bool = True) -> CleanResult:
     """Load, clean and write ``pairs.tsv``, ``report.json``, ``dropped.tsv``, ``merged.tsv`` to ``out_dir``."""
-    input_path = Path(input_path)
+    from .paths import check_out_dir
+
+    input_path, out = Path(input_path), check_out_dir(out_dir)  # before the work, not after
     res = clean(load_mechanisms(input_path), show_progress=show_progress)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder")
     out.mkdir(parents=True, exist_ok=True)
     res.pairs.to_csv(out / "pairs.tsv", sep="\t", index=False, quoting=csv.QUOTE_NONE, escapechar="\\")
     res.dropped.to_csv(out / "dropped.tsv", sep="\t", index=False)

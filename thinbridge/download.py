@@ -175,7 +175,7 @@ def download_chembl(version: str = CHEMBL_VERSION, cache_dir: str | Path | None 
 
     if cache_dir is not None:
         os.environ["PYSTOW_HOME"] = str(Path(cache_dir).resolve())
-    import chembl_downloader  # noqa: WPS433 (network-facing import kept local)
+    import chembl_downloader  # network-facing import kept local
 
     try:
         return Path(chembl_downloader.download_extract_sqlite(version=version))

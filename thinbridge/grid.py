@@ -36,6 +36,7 @@ BETAS, EPS = (0.9, 0.999), 1e-8  # AdamW, as torch.optim.AdamW's defaults
 
 
 def _codes(values) -> np.ndarray:
+    """Integer codes of values (equal values, equal codes), in order of first appearance."""
     return pd.factorize(pd.Series(list(values)))[0]
 
 

@@ -249,8 +249,9 @@ def _standardise_chunk(smiles: list[str], workers: int) -> list[tuple[str, str, 
 
 
 def _check_out(out: Path, run_dir: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
+    from .paths import check_out_dir
+
+    check_out_dir(out)
     if out.resolve() == Path(run_dir).resolve():
         raise UserError("--out must not be the run folder")
 

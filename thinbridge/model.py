@@ -126,9 +126,9 @@ def save_run(run_dir: str | Path, model: Bridge, config: dict) -> None:
     """Write ``model.safetensors`` and ``config.json`` (the config gains the model's dims)."""
     from safetensors.torch import save_file
 
-    run = Path(run_dir)
-    if run.exists() and not run.is_dir():
-        raise UserError(f"--out {run} is a file; give a folder for the run")
+    from .paths import check_out_dir
+
+    run = check_out_dir(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     cfg = dict(config)
     cfg["model"] = model.dims

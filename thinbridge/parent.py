@@ -36,6 +36,17 @@ def _matches(frag, pat) -> bool:
             and frag.HasSubstructMatch(pat))
 
 
+def is_listed(frag) -> bool:
+    """Whether a fragment is on ChEMBL's solvent or salt list (prepared as the pipeline prepares it)."""
+    from rdkit import Chem
+
+    frag = Chem.RemoveHs(frag, sanitize=False)
+    frag.UpdatePropertyCache(strict=False)
+    Chem.SetAromaticity(frag)
+    solvents, salts = _patterns()
+    return any(_matches(frag, p) for p in solvents + salts)
+
+
 def _strip(frags, patterns) -> list[int]:
     """1 for each fragment to keep after removing those that match a pattern (library order)."""
     keep = [1] * len(frags)

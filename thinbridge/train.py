@@ -73,10 +73,6 @@ def load_inputs(data_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | No
                   {"drug": ECFP_ID, "text": text_encoder_id(cfg.text_model)})
 
 
-def _codes(values) -> np.ndarray:
-    return pd.factorize(pd.Series(list(values)))[0]
-
-
 def embed(model: Bridge, x_drug: np.ndarray, x_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """L2-normalised bridge embeddings (numpy, float32) for drug and text features."""
     return model.embed(x_drug, "drug"), model.embed(x_text, "text")
@@ -106,6 +102,7 @@ def fit_reference(inp: Inputs, cfg: RunConfig, show_progress: bool = False) -> t
     """The training loop before the sparse, batched trainer: dense ``nn.Linear`` drug head, one
     bridge, ``torch.optim.AdamW``. Kept as the reference that :func:`fit` is tested and
     benchmarked against (``tests/test_grid.py``, ``scripts/bench_train.py``); not used by the book."""
+    from .grid import _codes
     from .losses import bridge_loss
     from .progress import progress
 
