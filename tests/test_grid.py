@@ -125,14 +125,14 @@ def test_closed_form_cca_matches_scikit_learn_canonical_correlations():
     np.testing.assert_allclose(corr, theirs, atol=1e-4)
 
 
-def test_pca_is_exact_and_signed():
+def test_pca_is_exact_to_float32_and_signed():
     from thinbridge.baselines import pca
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 6)) @ np.diag([5, 3, 2, 1, 0.5, 0.1])
     mean, v = pca(x, 3)
     _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
-    np.testing.assert_allclose(np.abs(v), np.abs(vt[:3].T), atol=1e-8)
+    np.testing.assert_allclose(np.abs(v), np.abs(vt[:3].T), atol=1e-6)  # eigenvectors in float32
     assert (v[np.abs(v).argmax(0), range(3)] > 0).all()
 
 

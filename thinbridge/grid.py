@@ -6,7 +6,8 @@ frozen features, so :func:`fit_many` stacks the K bridges' weights and runs one 
 * each bridge draws its own batch order from its own seed and starts from the weights its
   seed gives (exactly as training it alone would);
 * the drug heads run on the fingerprints' on-bit indices (``embedding_bag``,
-  :class:`~thinbridge.model.SparseRows`), the text heads as one batched matrix product;
+  :class:`~thinbridge.model.SparseRows`); the text heads and the similarity matrices are
+  matrix products done by numpy's BLAS on the CPU (:func:`matmul`);
 * the loss (:func:`thinbridge.losses.bridge_loss`, written for a stack of K similarity
   matrices) takes each bridge's own temperature, margin and hard-negative weight;
 * AdamW updates each bridge's slice on its own; a bridge whose validation MRR has not improved
@@ -33,6 +34,59 @@ from .progress import progress
 #: settings that must be the same for every bridge of one stack
 SHARED = ("dim", "batch_size", "lr", "weight_decay", "mask_false_negatives")
 BETAS, EPS = (0.9, 0.999), 1e-8  # AdamW, as torch.optim.AdamW's defaults
+
+
+class _BlasMatmul(torch.autograd.Function):
+    """``a @ b`` (2-D or stacked 3-D, float32, CPU) and its gradients, computed by numpy's OpenBLAS."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return torch.from_numpy(np.matmul(a.detach().numpy(), b.detach().numpy()))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = (t.detach().numpy() for t in ctx.saved_tensors)
+        g = g.detach().numpy()
+        ga = torch.from_numpy(np.matmul(g, np.swapaxes(b, -1, -2))) if ctx.needs_input_grad[0] else None
+        gb = torch.from_numpy(np.matmul(np.swapaxes(a, -1, -2), g)) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` for training. On the CPU the products go to numpy's OpenBLAS, which
+    :mod:`thinbridge.numerics` pins to its Haswell (AVX2) kernels and one thread: the same bits on
+    every x86 CPU, ~3x faster than MKL's portable branch that torch's own product runs there
+    (``benchmarks/train.json``). Elsewhere (a GPU) it is ``torch.matmul``."""
+    if a.device.type == "cpu" and a.dtype == b.dtype == torch.float32:
+        return _BlasMatmul.apply(a, b)
+    return torch.matmul(a, b)
+
+
+class _SparseRowsMatmul(torch.autograd.Function):
+    """``S @ w`` for fingerprint rows ``S`` (:class:`SparseRows`) and a weight ``w``; the gradient
+    ``S^T g`` as a SciPy sparse product (~4x faster than ``embedding_bag``'s sorting backward)."""
+
+    @staticmethod
+    def forward(ctx, w, bits):
+        ctx.bits = bits
+        return F.embedding_bag(bits.indices, w.detach(), bits.offsets, mode="sum", per_sample_weights=bits.weights)
+
+    @staticmethod
+    def backward(ctx, g):
+        import scipy.sparse
+
+        b = ctx.bits
+        indptr = np.append(b.offsets.numpy(), len(b.indices))
+        s = scipy.sparse.csr_matrix((b.weights.numpy(), b.indices.numpy(), indptr), shape=(len(b), b.n_cols))
+        return torch.from_numpy(np.ascontiguousarray(s.T @ g.detach().numpy(), dtype=np.float32)), None
+
+
+def sparse_matmul(bits: SparseRows, w: torch.Tensor) -> torch.Tensor:
+    """The drug head's product for training: fingerprint rows (on-bit indices) times ``w``."""
+    if w.device.type == "cpu" and w.dtype == torch.float32:
+        return _SparseRowsMatmul.apply(w, bits)
+    return F.embedding_bag(bits.indices, w, bits.offsets, mode="sum", per_sample_weights=bits.weights)
 
 
 def _codes(values) -> np.ndarray:
@@ -73,8 +127,8 @@ class _Stack:
         for j, i in enumerate(which):
             wd, bd, wt, bt = self.params[i]
             s = bits.take(rows[j])
-            zd.append(F.embedding_bag(s.indices, wd, s.offsets, mode="sum", per_sample_weights=s.weights) + bd)
-            zt.append(x_text[rows[j]] @ wt + bt)
+            zd.append(sparse_matmul(s, wd) + bd)
+            zt.append(matmul(x_text[rows[j]], wt) + bt)
         return F.normalize(torch.stack(zd), dim=-1), F.normalize(torch.stack(zt), dim=-1)
 
     @torch.no_grad()
@@ -86,9 +140,9 @@ class _Stack:
         for i in which:
             for p, m, v in zip(self.params[i], self.m[i], self.v[i]):
                 g = p.grad
-                m.copy_(m * b1 + g * (1 - b1))
-                v.copy_(v * b2 + g * g * (1 - b2))
-                p.copy_(p * (1 - lr * weight_decay) - (lr / c1) * m / (v.sqrt() / c2 + EPS))
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                p.mul_(1 - lr * weight_decay).addcdiv_(m, v.sqrt().div_(c2).add_(EPS), value=-lr / c1)
                 p.grad = None
 
     def bridge(self, k: int, state: list[torch.Tensor] | None = None) -> Bridge:
@@ -111,7 +165,7 @@ def stacked_loss(zd, zt, groups, same, temperature, margin, hard_weight) -> torc
     """
     k, b, _ = zd.shape
     eye = torch.eye(b, dtype=torch.bool, device=zd.device)
-    sim = torch.bmm(zd, zt.transpose(1, 2))
+    sim = matmul(zd, zt.transpose(1, 2))
     logits = (sim - margin[:, None, None] * eye) / temperature[:, None, None]
     log_w = torch.zeros_like(logits)
     same_group = (groups[:, :, None] == groups[:, None, :]) & ~eye
