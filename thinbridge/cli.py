@@ -105,7 +105,7 @@ def cmd_download(a) -> int:
 
 
 def _add_train(sub):
-    from .config import BATCH_KINDS, PROTOCOLS, SPLIT_KINDS, TEXT_VIEWS, RunConfig
+    from .config import BATCH_KINDS, DRUG_ENCODERS, PROTOCOLS, SPLIT_KINDS, TEXT_VIEWS, RunConfig
 
     d = RunConfig()
     p = sub.add_parser("train", help="train a bridge and score it (writes model.safetensors, config.json, metrics.json)")
@@ -125,6 +125,8 @@ def _add_train(sub):
                       help="put the drug name in the text")
     name.add_argument("--no-name", dest="with_name", action="store_false")
     p.add_argument("--text-model", default=None, help="sentence-transformers name or folder (default: offline all-MiniLM-L6-v2)")
+    p.add_argument("--drug-encoder", choices=DRUG_ENCODERS, default=d.drug_encoder, metavar="NAME",
+                   help=f"frozen drug encoder: {', '.join(DRUG_ENCODERS)} (default: ecfp4, 2,048 bits, as the paper)")
     p.add_argument("--epochs", type=_number(int, 1), default=d.epochs)
     p.add_argument("--patience", type=_number(int, 1), default=d.patience)
     p.add_argument("--dim", "-d", type=_number(int, 1), default=d.dim)
@@ -148,7 +150,7 @@ def cmd_train(a) -> int:
 
     cfg = RunConfig(split=a.split, split_seed=a.split_seed, seed=a.seed, temperature=a.temperature, margin=a.margin,
                     hard_weight=a.hard_weight, text_view=a.text_view, with_name=a.with_name,
-                    text_model=a.text_model, epochs=a.epochs, patience=a.patience, dim=a.dim,
+                    text_model=a.text_model, drug_encoder=a.drug_encoder, epochs=a.epochs, patience=a.patience, dim=a.dim,
                     batch_size=a.batch_size, batches=a.batches, per_target=a.per_target, lr=a.lr,
                     protocol=a.protocol, n_boot=a.n_boot).validate()
     check_out_dir(a.out)

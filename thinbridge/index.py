@@ -261,19 +261,20 @@ def build_index(model, run: dict, smiles_file: str | Path, out: str | Path, chun
     """Standardise, fingerprint and embed a SMILES file into an index folder (see the module doc).
 
     ``model`` is the bridge (:class:`thinbridge.model.Bridge`); ``run`` names it in the manifest
-    (``path``, ``model_sha256``, ``encoders``, ``data_hash``). Reads ``chunk_size`` rows at a time
+    (``path``, ``model_sha256``, ``encoders``, ``data_hash``) and gives its ``drug_encoder`` name. Reads ``chunk_size`` rows at a time
     (memory stays bounded); standardises on ``workers`` processes (default: every core, or one
     for small files). Every row that fails is written to ``skipped.tsv`` with its line number and
     reason. Returns a summary dict.
     """
     from . import __version__
     from .data import DROP_REASONS, sha256_file
-    from .features import ECFP_ID, ecfp4
+    from .features import drug_encoder, encode_drugs
     from .progress import progress
 
     if int(chunk_size) < 1:
         raise UserError(f"chunk size must be at least 1, got {chunk_size}")
     src, out = Path(smiles_file), Path(out)
+    encoder = run.get("drug_encoder", "ecfp4")
     rows, layout = read_library(src)
     _check_out(out, run["path"])
     out.mkdir(parents=True, exist_ok=True)
@@ -289,7 +290,7 @@ def build_index(model, run: dict, smiles_file: str | Path, out: str | Path, chun
         try:
             for chunk in _chunks(rows, int(chunk_size)):
                 results = _standardise_chunk([c[2] for c in chunk], workers)
-                writer.add(chunk, results, lambda parents: model.embed(ecfp4(parents), "drug"))
+                writer.add(chunk, results, lambda parents: model.embed(encode_drugs(parents, encoder), "drug"))
                 n_read += len(chunk)
                 bar.update(len(chunk))
             bar.update(max(0, n_lines - bar.n))
@@ -309,7 +310,7 @@ def build_index(model, run: dict, smiles_file: str | Path, out: str | Path, chun
         "source": {"name": src.name, "sha256": sha256_file(src), **layout},
         "run": {"path": str(Path(run["path"]).resolve()), "model_sha256": run["model_sha256"],
                 "encoders": run.get("encoders"), "data_hash": run.get("data_hash")},
-        "encoders": {"drug": ECFP_ID},
+        "encoders": {"drug": drug_encoder(encoder)[0]},
         "standardisation": "ChEMBL parent (thinbridge.data.standardise_parent), as the training data",
         "files": {"embeddings": INDEX_EMBEDDINGS, "ids": INDEX_IDS, "skipped": INDEX_SKIPPED},
         "thinbridge_version": __version__,

@@ -101,7 +101,8 @@ class Retriever:
         or texts are searched, so an index can be searched without it. ``cache_dir`` (default
         ``DATA/cache``) holds the frozen features training cached.
         """
-        from .features import ECFP_ID, text_encoder_id
+        from .config import RunConfig
+        from .features import drug_encoder, text_encoder_id
         from .runfiles import NumpyHeads, load_arrays, read_config
 
         run = Path(run_dir)
@@ -110,7 +111,8 @@ class Retriever:
         if missing:
             raise UserError(f"{run}: incomplete run folder ({', '.join(missing)} missing from config.json); "
                             "train one with `thinbridge train`")
-        state, rec = load_arrays(run, expect={"drug": ECFP_ID})
+        name = RunConfig.from_dict(rec["config"], source=str(run / "config.json")).drug_encoder
+        state, rec = load_arrays(run, expect={"drug": drug_encoder(name)[0]})
         text_model = (rec.get("config") or {}).get("text_model")
         have, want = rec["encoders"].get("text"), text_encoder_id(text_model)
         if have != want:
@@ -172,11 +174,12 @@ class Retriever:
         return self._molecules
 
     def molecule_embeddings(self) -> np.ndarray:
-        """Bridge embeddings of :attr:`molecules` (computed once, ECFP4 from the data's cache)."""
+        """Bridge embeddings of :attr:`molecules` (computed once, the run's drug features from the data's cache)."""
         if self._mol_emb is None:
             from .features import drug_features
 
-            x = drug_features(self.molecules["parent_smiles"].tolist(), self.cache_dir, show_progress=self.show_progress)
+            x = drug_features(self.molecules["parent_smiles"].tolist(), self.cache_dir, show_progress=self.show_progress,
+                              encoder=self.cfg.drug_encoder)
             self._mol_emb = self._encode_drug(x)
         return self._mol_emb
 
@@ -230,7 +233,7 @@ class Retriever:
     def embed_smiles(self, smiles: Sequence[str], standardise: bool = True) -> np.ndarray:
         """Bridge embeddings of molecules; each SMILES is reduced to its ChEMBL parent first
         (as the training data was) unless ``standardise=False``. An invalid SMILES is an error."""
-        from .features import ecfp4
+        from .features import encode_drugs
 
         if isinstance(smiles, str):
             raise UserError("embed_smiles takes a list of SMILES, not one string")
@@ -241,17 +244,24 @@ class Retriever:
             parents = [standardise_one(s, f"SMILES at position {i}")[0] for i, s in enumerate(smiles)]
         else:
             parents = smiles
-        return self._encode_drug(ecfp4(parents))
+        return self._encode_drug(encode_drugs(parents, self.cfg.drug_encoder))
 
     # -- search ---------------------------------------------------------------------------------
     def check_index(self, index: "Index") -> None:
-        """Refuse an index built by another model (compared by the weights' sha256)."""
+        """Refuse an index built by another model (compared by the weights' sha256) or with another
+        drug encoder."""
+        from .features import drug_encoder
+
         have = index.model_sha256
         if have != self.model_sha256:
             built = (index.manifest.get("run") or {}).get("path", "another run")
             raise UserError(f"index {index.path} was built with another model ({built}, weights sha256 "
                             f"{have[:12] or '?'}), not {self.run_dir} ({self.model_sha256[:12]}); rebuild it with "
                             f"`thinbridge index {self.run_dir} --smiles-file FILE --out {index.path}`")
+        built_with, ours = (index.manifest.get("encoders") or {}).get("drug"), drug_encoder(self.cfg.drug_encoder)[0]
+        if built_with != ours:
+            raise UserError(f"index {index.path} holds {built_with or 'unknown'} drug features, this run uses {ours}; "
+                            f"rebuild it with `thinbridge index {self.run_dir} --smiles-file FILE --out {index.path}`")
         if index.embeddings.shape[1] != self.dim:
             raise UserError(f"index {index.path} has dim {index.embeddings.shape[1]}, the run {self.dim}")
 
@@ -320,9 +330,9 @@ class Retriever:
         """
         k = _check_k(k)
         parent, key = standardise_one(smiles)
-        from .features import ecfp4
+        from .features import encode_drugs
 
-        z = self._encode_drug(ecfp4([parent]))[0]
+        z = self._encode_drug(encode_drugs([parent], self.cfg.drug_encoder))[0]
         emb = self.text_embeddings()
         scores = emb @ z
         top = top_k(scores, k)
@@ -343,5 +353,5 @@ class Retriever:
         from .index import build_index
 
         run = {"path": self.run_dir, "model_sha256": self.model_sha256, "encoders": self.record.get("encoders"),
-               "data_hash": self.record.get("data_hash")}
+               "data_hash": self.record.get("data_hash"), "drug_encoder": self.cfg.drug_encoder}
         return build_index(self.model, run, smiles_file, out, chunk_size, workers, show_progress)

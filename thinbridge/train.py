@@ -23,7 +23,7 @@ from . import evaluation as E
 from . import jsonio, numerics
 from .baselines import CCABaseline, random_heads
 from .config import RunConfig
-from .features import ECFP_ID, drug_features, text_encoder_id, text_features
+from .features import drug_encoder, drug_features, text_encoder_id, text_features
 from .errors import UserError
 from .model import Bridge, device, save_run
 from .splits import split_pairs
@@ -66,11 +66,12 @@ def load_inputs(data_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | No
         mols = molecules_table(pairs, data_dir / "scaffolds.tsv" if data_dir.is_dir() else None)
         split = split_pairs(pairs, cfg.split, cfg.sizes, cfg.split_seed, mols=mols).to_numpy()
     texts = D.text_view(pairs, cfg.text_view, cfg.with_name)
-    x_drug = drug_features(pairs["parent_smiles"].tolist(), cache_dir, show_progress=show_progress)
+    x_drug = drug_features(pairs["parent_smiles"].tolist(), cache_dir, show_progress=show_progress,
+                           encoder=cfg.drug_encoder)
     x_text = text_features(texts, cfg.text_model, cache_dir, show_progress=show_progress)
     return Inputs(pairs, np.asarray(split), x_drug.astype(np.float32), x_text, texts,
                   D.data_hash(data_dir) if (data_dir / "pairs.tsv").is_file() else "",
-                  {"drug": ECFP_ID, "text": text_encoder_id(cfg.text_model)})
+                  {"drug": drug_encoder(cfg.drug_encoder)[0], "text": text_encoder_id(cfg.text_model)})
 
 
 def embed(model: Bridge, x_drug: np.ndarray, x_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

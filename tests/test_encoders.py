@@ -1,0 +1,50 @@
+"""The frozen drug encoders behind ``--drug-encoder``."""
+import numpy as np
+import pytest
+
+from thinbridge import config, features as F
+from thinbridge.errors import UserError
+
+ASPIRIN, CAFFEINE = "CC(=O)Oc1ccccc1C(=O)O", "Cn1c(=O)c2c(ncn2C)n(C)c1=O"
+WIDTH = {"maccs": 167, "rdkit2d": len(F._descriptor_functions())}
+
+
+def test_the_command_line_names_every_encoder_and_only_those():
+    assert tuple(F.DRUG_ENCODERS) == config.DRUG_ENCODERS
+
+
+@pytest.mark.parametrize("name", config.DRUG_ENCODERS)
+def test_each_encoder_gives_one_finite_row_per_molecule(name):
+    x = F.encode_drugs([ASPIRIN, CAFFEINE], name)
+    width = WIDTH.get(name, F.ECFP_BITS + WIDTH["rdkit2d"] if "+" in name else F.ECFP_BITS)
+    assert x.shape == (2, width) and np.isfinite(x).all()
+    assert (x[0] != x[1]).any() and (x != 0).any(axis=1).all()
+
+
+def test_encoders_are_what_they_say():
+    bits, counts = F.encode_drugs([ASPIRIN], "ecfp4"), F.encode_drugs([ASPIRIN], "ecfp4-count")
+    np.testing.assert_array_equal(bits, F.ecfp4([ASPIRIN]))
+    np.testing.assert_array_equal(counts > 0, bits > 0)  # the same environments, counted
+    assert counts.max() > 1
+    assert (F.encode_drugs([ASPIRIN], "ecfp6") != 0).sum() > (bits != 0).sum()  # radius 3 adds environments
+    both = F.encode_drugs([ASPIRIN], "ecfp4+rdkit2d")
+    np.testing.assert_array_equal(both[:, :F.ECFP_BITS], bits)
+
+
+def test_identities_are_distinct_and_ecfp4_keeps_its_cache_name():
+    ids = [i for i, _ in F.DRUG_ENCODERS.values()]
+    assert len(set(ids)) == len(ids) and F.drug_encoder("ecfp4")[0] == F.ECFP_ID
+
+
+def test_unknown_encoder_is_one_clear_error():
+    with pytest.raises(UserError, match="unknown drug encoder 'ecfp5'"):
+        F.encode_drugs([ASPIRIN], "ecfp5")
+    with pytest.raises(UserError, match="drug encoder must be one of"):
+        config.RunConfig(drug_encoder="ecfp5").validate()
+
+
+def test_features_are_cached_under_the_encoders_identity(tmp_path):
+    a = F.drug_features([ASPIRIN, CAFFEINE], tmp_path, show_progress=False, encoder="maccs")
+    names = sorted(p.name for p in tmp_path.glob("*.safetensors"))
+    assert len(names) == 1 and names[0].startswith("drug-maccs-167-")
+    np.testing.assert_array_equal(a, F.drug_features([ASPIRIN, CAFFEINE], tmp_path, False, "maccs"))
