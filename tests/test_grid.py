@@ -153,3 +153,24 @@ def test_target_batches_train_and_differ_from_random(toy_inputs):
     a, _ = fit(toy_inputs, BASE, show_progress=False)
     b, hist = fit(toy_inputs, dataclasses.replace(BASE, batches="target", per_target=4), show_progress=False)
     assert len(hist) >= 1 and not torch.equal(a.text_head.weight, b.text_head.weight)
+
+
+def test_mlp_bridges_train_in_a_grid_as_alone_and_save_and_load(toy_inputs, tmp_path):
+    from thinbridge.model import load_run, save_run
+    from thinbridge.runfiles import NumpyHeads, load_arrays
+
+    cfgs = [dataclasses.replace(BASE, bridge="mlp", hidden=8, seed=3), dataclasses.replace(BASE, seed=4)]
+    together = fit_many(toy_inputs, cfgs)
+    mlp, _ = together[0]
+    assert mlp.hidden == 8 and together[1][0].hidden == 0
+    alone, _ = fit(toy_inputs, cfgs[0], show_progress=False)
+    for (name, p), q in zip(mlp.state_dict().items(), alone.state_dict().values()):
+        assert torch.equal(p, q), name
+    save_run(tmp_path / "run", mlp, {"encoders": {}})
+    back, _ = load_run(tmp_path / "run")
+    x = toy_inputs.x_drug[:5]
+    np.testing.assert_array_equal(back.embed(x, "drug"), mlp.embed(x, "drug"))
+    heads = NumpyHeads(load_arrays(tmp_path / "run")[0])
+    np.testing.assert_allclose(heads.embed(x, "drug"), mlp.embed(x, "drug"), atol=1e-5)
+    np.testing.assert_allclose(heads.embed(toy_inputs.x_text[:5], "text"), mlp.embed(toy_inputs.x_text[:5], "text"),
+                               atol=1e-5)

@@ -102,3 +102,63 @@ class CCABaseline:
         zd = zd / np.maximum(np.linalg.norm(zd, axis=1, keepdims=True), 1e-12)
         zt = zt / np.maximum(np.linalg.norm(zt, axis=1, keepdims=True), 1e-12)
         return zd.astype(np.float32), zt.astype(np.float32)
+
+
+#: ridge penalties tried by :class:`RidgeBaseline` (chosen on the validation split)
+RIDGE_PENALTIES = (1.0, 10.0, 100.0, 1000.0)
+
+
+class RidgeBaseline:
+    """A closed-form linear map between the frozen spaces: ridge regression of the text embedding
+    on the drug features, ``W = (X^T X + lambda I)^{-1} X^T Y`` (both centred on the training
+    pairs); a molecule is scored against a text by the cosine of ``x W`` and ``y``. The penalty
+    is the one of :data:`RIDGE_PENALTIES` with the best validation score (``select``), all from
+    one eigendecomposition of ``X^T X``."""
+
+    def fit(self, x_drug: np.ndarray, x_text: np.ndarray, penalty: float = RIDGE_PENALTIES[0]) -> "RidgeBaseline":
+        x, y = np.asarray(x_drug, np.float64), np.asarray(x_text, np.float64)
+        self.mean_d, self.mean_t = x.mean(axis=0), y.mean(axis=0)
+        xc, yc = x - self.mean_d, y - self.mean_t
+        self._w, self._v = np.linalg.eigh(xc.T @ xc)
+        self._vxy = self._v.T @ (xc.T @ yc)
+        return self.with_penalty(penalty)
+
+    def with_penalty(self, penalty: float) -> "RidgeBaseline":
+        self.penalty = float(penalty)
+        self.coef = self._v @ (self._vxy / (np.maximum(self._w, 0.0) + self.penalty)[:, None])
+        return self
+
+    def select(self, score, penalties=RIDGE_PENALTIES) -> "RidgeBaseline":
+        """Keep the penalty with the highest ``score(self)`` (a validation metric), first on ties."""
+        best = max(penalties, key=lambda lam: (score(self.with_penalty(lam)), -penalties.index(lam)))
+        return self.with_penalty(best)
+
+    def transform(self, x_drug: np.ndarray, x_text: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        zd = (np.asarray(x_drug, np.float64) - self.mean_d) @ self.coef
+        zt = np.asarray(x_text, np.float64) - self.mean_t
+        return _unit(zd), _unit(zt)
+
+
+def _unit(z: np.ndarray) -> np.ndarray:
+    return (z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def text_neighbour_scores(q_text: np.ndarray, train_text: np.ndarray, train_bits: np.ndarray,
+                          cand_bits: np.ndarray, k: int = 10) -> np.ndarray:
+    """The text-to-text nearest-neighbour baseline: ``(n_queries, n_candidates)`` scores.
+
+    A query text retrieves its ``k`` most similar training texts (cosine of the frozen sentence
+    embeddings); a candidate molecule scores the sum, over those neighbours, of the text
+    similarity times the Tanimoto similarity of the neighbour's molecule to the candidate
+    (fingerprint bits). No training: it asks how far the frozen text space alone, with the
+    training pairs as a look-up table, gets.
+    """
+    q, t = _unit(q_text), _unit(train_text)
+    sim = q @ t.T
+    k = min(int(k), sim.shape[1])
+    top = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+    a, b = (np.asarray(train_bits) > 0).astype(np.float32), (np.asarray(cand_bits) > 0).astype(np.float32)
+    inter = a @ b.T
+    tanimoto = inter / np.maximum(a.sum(1)[:, None] + b.sum(1)[None, :] - inter, 1.0)
+    w = np.take_along_axis(sim, top, axis=1)
+    return np.einsum("qk,qkc->qc", w, tanimoto[top])

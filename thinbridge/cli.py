@@ -105,7 +105,7 @@ def cmd_download(a) -> int:
 
 
 def _add_train(sub):
-    from .config import BATCH_KINDS, DRUG_ENCODERS, PROTOCOLS, SPLIT_KINDS, TEXT_VIEWS, RunConfig
+    from .config import BATCH_KINDS, BRIDGE_KINDS, DRUG_ENCODERS, PROTOCOLS, SPLIT_KINDS, TEXT_VIEWS, RunConfig
 
     d = RunConfig()
     p = sub.add_parser("train", help="train a bridge and score it (writes model.safetensors, config.json, metrics.json)")
@@ -130,6 +130,10 @@ def _add_train(sub):
     p.add_argument("--epochs", type=_number(int, 1), default=d.epochs)
     p.add_argument("--patience", type=_number(int, 1), default=d.patience)
     p.add_argument("--dim", "-d", type=_number(int, 1), default=d.dim)
+    p.add_argument("--bridge", choices=BRIDGE_KINDS, default=d.bridge,
+                   help="linear heads (the paper's, default) or 'mlp': one hidden ReLU layer per head")
+    p.add_argument("--hidden", type=_number(int, 1), default=d.hidden,
+                   help=f"hidden units per head with --bridge mlp (default: {d.hidden})")
     p.add_argument("--batch-size", type=_number(int, 2), default=d.batch_size)
     p.add_argument("--batches", choices=BATCH_KINDS, default=d.batches,
                    help="random batches, or 'target': several targets with several drugs each, so that "
@@ -150,7 +154,8 @@ def cmd_train(a) -> int:
 
     cfg = RunConfig(split=a.split, split_seed=a.split_seed, seed=a.seed, temperature=a.temperature, margin=a.margin,
                     hard_weight=a.hard_weight, text_view=a.text_view, with_name=a.with_name,
-                    text_model=a.text_model, drug_encoder=a.drug_encoder, epochs=a.epochs, patience=a.patience, dim=a.dim,
+                    text_model=a.text_model, drug_encoder=a.drug_encoder, bridge=a.bridge, hidden=a.hidden,
+                    epochs=a.epochs, patience=a.patience, dim=a.dim,
                     batch_size=a.batch_size, batches=a.batches, per_target=a.per_target, lr=a.lr,
                     protocol=a.protocol, n_boot=a.n_boot).validate()
     check_out_dir(a.out)

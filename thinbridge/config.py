@@ -19,6 +19,8 @@ TEXT_VIEWS = ("basic", "rich")
 BATCH_KINDS = ("random", "target")
 #: the frozen drug encoders (:data:`thinbridge.features.DRUG_ENCODERS`); ecfp4 is the paper's
 DRUG_ENCODERS = ("ecfp4", "ecfp4-count", "ecfp6", "fcfp4", "atompair", "torsion", "maccs", "rdkit2d", "ecfp4+rdkit2d")
+#: the bridge's heads: linear (the paper's) or with one hidden ReLU layer
+BRIDGE_KINDS = ("linear", "mlp")
 #: retrieval protocols (:mod:`thinbridge.evaluation`)
 PROTOCOLS = ("distinct", "any_match", "pair")
 #: rows an index build reads, standardises and embeds at a time (:mod:`thinbridge.index`)
@@ -38,6 +40,8 @@ class RunConfig:
     text_model: str | None = None    # None: offline all-MiniLM-L6-v2
     drug_encoder: str = "ecfp4"      # one of DRUG_ENCODERS (ECFP4 bits, as the paper)
     dim: int = 256
+    bridge: str = "linear"           # 'linear' (the paper's thin heads) or 'mlp' (one hidden ReLU layer)
+    hidden: int = 512                # hidden units per head of an 'mlp' bridge
     temperature: float = 0.07
     margin: float = 0.1
     hard_weight: float = 2.0         # weight of in-batch negatives that share the anchor's target
@@ -71,6 +75,8 @@ class RunConfig:
             (self.margin >= 0, f"margin must be >= 0, got {self.margin}"),
             (self.hard_weight >= 0, f"hard-negative weight must be >= 0, got {self.hard_weight}"),
             (self.dim >= 1, f"dim must be >= 1, got {self.dim}"),
+            (self.bridge in BRIDGE_KINDS, f"bridge must be one of {BRIDGE_KINDS}, not {self.bridge!r}"),
+            (self.hidden >= 1, f"hidden units must be >= 1, got {self.hidden}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
             (self.patience >= 1, f"patience must be >= 1, got {self.patience}"),
             (self.batch_size >= 2, f"batch size must be >= 2, got {self.batch_size}"),
@@ -85,6 +91,11 @@ class RunConfig:
             if not ok:
                 raise UserError(msg)
         return self
+
+    @property
+    def hidden_units(self) -> int:
+        """Hidden units per head: 0 for a linear bridge."""
+        return self.hidden if self.bridge == "mlp" else 0
 
     @property
     def run_name(self) -> str:

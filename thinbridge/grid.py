@@ -95,7 +95,9 @@ def _codes(values) -> np.ndarray:
 
 
 class _Stack:
-    """The K bridges' parameters, one set per bridge: drug (D_drug, d), its bias, text (D_text, d), its bias.
+    """The K bridges' parameters, one list per bridge: each layer's weight, transposed to
+    ``(in, out)``, and bias, the drug head's layers first (the hidden one, if any, then the
+    output), then the text head's.
 
     Every operation runs bridge by bridge on the active bridges only, so a bridge's arithmetic is
     the same whatever else is in the stack, and stopped bridges cost nothing.
@@ -105,18 +107,17 @@ class _Stack:
         import random
 
         self.params: list[list[torch.Tensor]] = []
+        self.dims = (drug_dim, text_dim)
         for c in cfgs:  # each bridge starts exactly where training it alone would start
             random.seed(c.seed)
             np.random.seed(c.seed)
             torch.manual_seed(c.seed)
-            h = Bridge(drug_dim, text_dim, c.dim)
-            ps = [h.drug_head.weight.detach().t().contiguous(), h.drug_head.bias.detach().clone(),
-                  h.text_head.weight.detach().t().contiguous(), h.text_head.bias.detach().clone()]
+            h = Bridge(drug_dim, text_dim, c.dim, c.hidden_units)
+            ps = [t for layer in _layers(h) for t in (layer.weight.detach().t().contiguous(), layer.bias.detach().clone())]
             self.params.append([p.to(dev).requires_grad_(True) for p in ps])
         self.m = [[torch.zeros_like(p) for p in ps] for ps in self.params]
         self.v = [[torch.zeros_like(p) for p in ps] for ps in self.params]
         self.t = 0
-
     @property
     def k(self) -> int:
         return len(self.params)
@@ -125,10 +126,15 @@ class _Stack:
         """Normalised embeddings ``(len(which), B, d)``: batch ``rows[j]`` through bridge ``which[j]``."""
         zd, zt = [], []
         for j, i in enumerate(which):
-            wd, bd, wt, bt = self.params[i]
-            s = bits.take(rows[j])
-            zd.append(sparse_matmul(s, wd) + bd)
-            zt.append(matmul(x_text[rows[j]], wt) + bt)
+            ps = self.params[i]
+            half = len(ps) // 2
+            d = sparse_matmul(bits.take(rows[j]), ps[0]) + ps[1]
+            t = matmul(x_text[rows[j]], ps[half]) + ps[half + 1]
+            if half == 4:  # a hidden layer
+                d = matmul(F.relu(d), ps[2]) + ps[3]
+                t = matmul(F.relu(t), ps[half + 2]) + ps[half + 3]
+            zd.append(d)
+            zt.append(t)
         return F.normalize(torch.stack(zd), dim=-1), F.normalize(torch.stack(zt), dim=-1)
 
     @torch.no_grad()
@@ -147,14 +153,21 @@ class _Stack:
 
     def bridge(self, k: int, state: list[torch.Tensor] | None = None) -> Bridge:
         """Bridge ``k`` as an ordinary :class:`Bridge` (from ``state``, a saved copy, if given)."""
-        wd, bd, wt, bt = state if state is not None else self.params[k]
-        out = Bridge(wd.shape[0], wt.shape[0], wd.shape[1])
+        ps = state if state is not None else self.params[k]
+        hidden = ps[0].shape[1] if len(ps) == 8 else 0
+        out = Bridge(*self.dims, ps[-1].shape[0], hidden)
         with torch.no_grad():
-            out.drug_head.weight.copy_(wd.t())
-            out.drug_head.bias.copy_(bd)
-            out.text_head.weight.copy_(wt.t())
-            out.text_head.bias.copy_(bt)
+            for layer, w, b in zip(_layers(out), ps[0::2], ps[1::2]):
+                layer.weight.copy_(w.t())
+                layer.bias.copy_(b)
         return out.eval()
+
+
+def _layers(bridge: Bridge) -> list:
+    """The bridge's linear layers in the stack's order: drug (hidden, output), text (hidden, output)."""
+    if bridge.hidden:
+        return [bridge.drug_hidden, bridge.drug_head, bridge.text_hidden, bridge.text_head]
+    return [bridge.drug_head, bridge.text_head]
 
 
 def stacked_loss(zd, zt, groups, same, temperature, margin, hard_weight) -> torch.Tensor:

@@ -57,30 +57,44 @@ class SparseRows:
 
 
 class Bridge(nn.Module):
-    """Two thin linear heads into a shared ``dim``-dimensional space."""
+    """Two thin heads into a shared ``dim``-dimensional space: linear (the paper's), or with one
+    hidden ReLU layer of ``hidden`` units each (``hidden`` > 0: ``drug_hidden`` and
+    ``text_hidden`` feed ``drug_head`` and ``text_head``)."""
 
-    def __init__(self, drug_dim: int = 2048, text_dim: int = 384, dim: int = 256):
+    def __init__(self, drug_dim: int = 2048, text_dim: int = 384, dim: int = 256, hidden: int = 0):
         super().__init__()
-        self.drug_head = nn.Linear(drug_dim, dim)
-        self.text_head = nn.Linear(text_dim, dim)
+        self.hidden = int(hidden)
+        if self.hidden:
+            self.drug_hidden = nn.Linear(drug_dim, self.hidden)
+            self.text_hidden = nn.Linear(text_dim, self.hidden)
+        self.drug_head = nn.Linear(self.hidden or drug_dim, dim)
+        self.text_head = nn.Linear(self.hidden or text_dim, dim)
 
     @property
     def dims(self) -> dict:
-        return {"drug_dim": self.drug_head.in_features, "text_dim": self.text_head.in_features,
-                "dim": self.drug_head.out_features}
+        first = (self.drug_hidden, self.text_hidden) if self.hidden else (self.drug_head, self.text_head)
+        dims = {"drug_dim": first[0].in_features, "text_dim": first[1].in_features, "dim": self.drug_head.out_features}
+        return {**dims, "hidden": self.hidden} if self.hidden else dims  # a linear bridge's record as before
 
     def encode_drug(self, x: torch.Tensor) -> torch.Tensor:
+        if self.hidden:
+            x = F.relu(self.drug_hidden(x))
         return F.normalize(self.drug_head(x), dim=-1)
 
     def encode_drug_sparse(self, bits: "SparseRows") -> torch.Tensor:
         """The drug head on on-bit indices (:class:`SparseRows`): the same parameters and the
         same result as :meth:`encode_drug` on the dense rows, with ~45 multiply-adds per output
         instead of 2,048 (ECFP4 sets ~2% of its bits)."""
-        z = F.embedding_bag(bits.indices, self.drug_head.weight.t(), bits.offsets, mode="sum",
-                            per_sample_weights=bits.weights) + self.drug_head.bias
+        first = self.drug_hidden if self.hidden else self.drug_head
+        z = F.embedding_bag(bits.indices, first.weight.t(), bits.offsets, mode="sum",
+                            per_sample_weights=bits.weights) + first.bias
+        if self.hidden:
+            z = self.drug_head(F.relu(z))
         return F.normalize(z, dim=-1)
 
     def encode_text(self, e: torch.Tensor) -> torch.Tensor:
+        if self.hidden:
+            e = F.relu(self.text_hidden(e))
         return F.normalize(self.text_head(e), dim=-1)
 
     def forward(self, x: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,13 +112,13 @@ class Bridge(nn.Module):
 
         if side not in ("drug", "text"):
             raise ValueError(f"side must be 'drug' or 'text', not {side!r}")
-        head = self.drug_head if side == "drug" else self.text_head
+        width = self.dims[f"{side}_dim"]
         x = np.asarray(x)
-        if x.ndim != 2 or x.shape[1] != head.in_features:
-            raise UserError(f"{side} features have shape {x.shape}; this bridge expects {head.in_features} columns")
+        if x.ndim != 2 or x.shape[1] != width:
+            raise UserError(f"{side} features have shape {x.shape}; this bridge expects {width} columns")
         self.eval()
         dev = next(self.parameters()).device
-        out = np.empty((x.shape[0], head.out_features), dtype=np.float32)
+        out = np.empty((x.shape[0], self.drug_head.out_features), dtype=np.float32)
         for s in range(0, x.shape[0], batch):
             if side == "drug":  # fingerprints: the sparse path, as in training
                 z = self.encode_drug_sparse(SparseRows.from_dense(x[s:s + batch], dev))
@@ -141,6 +155,6 @@ def load_run(run_dir: str | Path, expect: dict | None = None) -> tuple[Bridge, d
     """Load a saved bridge and its config (checks in :func:`thinbridge.runfiles.load_arrays`)."""
     state, cfg = load_arrays(run_dir, expect)
     d = cfg["model"]
-    model = Bridge(int(d["drug_dim"]), int(d["text_dim"]), int(d["dim"]))
+    model = Bridge(int(d["drug_dim"]), int(d["text_dim"]), int(d["dim"]), int(d.get("hidden", 0)))
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
     return model.eval(), cfg

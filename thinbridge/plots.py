@@ -141,3 +141,26 @@ def draw_hits(hits: pd.DataFrame, correct: str | None = None, per_row: int = 5, 
     mols = [Chem.MolFromSmiles(s) for s in hits["parent_smiles"]]
     return Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=size, legends=legends)
 
+
+
+def interval_bars(summary: pd.DataFrame, label: str, title: str, order=None, path: str | Path | None = None):
+    """Horizontal bars of ``summary`` means (one per row of ``label``) with their 95% intervals
+    (``lo``, ``hi``), one panel per ``metric``/``scope`` pair in the frame."""
+    import matplotlib.pyplot as plt
+
+    panels = list(dict.fromkeys(zip(summary["metric"], summary["scope"])))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 0.38 * summary[label].nunique() + 1.6),
+                             sharey=True, squeeze=False)
+    for ax, (metric, scope) in zip(axes[0], panels):
+        d = summary[(summary.metric == metric) & (summary.scope == scope)].set_index(label)
+        d = d.loc[[o for o in (order or d.index) if o in d.index]]
+        y = np.arange(len(d))
+        ax.barh(y, d["mean"], xerr=[d["mean"] - d["lo"], d["hi"] - d["mean"]], color="#4c72b0", alpha=0.85,
+                error_kw={"ecolor": "black", "capsize": 3})
+        ax.set_yticks(y, d.index)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"{metric} ({scope.replace('_', ' ')})")
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -18,6 +18,11 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 _SHAPES = {"drug_head.weight": ("dim", "drug_dim"), "drug_head.bias": ("dim",),
            "text_head.weight": ("dim", "text_dim"), "text_head.bias": ("dim",)}
+#: with a hidden layer (``hidden`` > 0 in the config's model dims)
+_SHAPES_MLP = {"drug_hidden.weight": ("hidden", "drug_dim"), "drug_hidden.bias": ("hidden",),
+               "drug_head.weight": ("dim", "hidden"), "drug_head.bias": ("dim",),
+               "text_hidden.weight": ("hidden", "text_dim"), "text_hidden.bias": ("hidden",),
+               "text_head.weight": ("dim", "hidden"), "text_head.bias": ("dim",)}
 
 
 def read_config(run_dir: str | Path) -> dict:
@@ -58,6 +63,9 @@ def load_arrays(run_dir: str | Path, expect: dict | None = None) -> tuple[dict[s
         sizes = {k: int(dims[k]) for k in ("drug_dim", "text_dim", "dim")}
         if min(sizes.values()) < 1 or any(float(dims[k]) != sizes[k] for k in sizes):
             raise ValueError
+        sizes["hidden"] = int(dims.get("hidden", 0))
+        if sizes["hidden"] < 0 or float(dims.get("hidden", 0)) != sizes["hidden"]:
+            raise ValueError
     except (TypeError, ValueError):
         raise UserError(f"{run / CONFIG}: model dimensions {dims} are not whole numbers >= 1 (edited by hand?); "
                         "train the run again") from None
@@ -65,7 +73,7 @@ def load_arrays(run_dir: str | Path, expect: dict | None = None) -> tuple[dict[s
         state = load_file(str(w))
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{w}: unreadable weights ({e})") from None
-    want = {k: tuple(sizes[d] for d in ds) for k, ds in _SHAPES.items()}
+    want = {k: tuple(sizes[d] for d in ds) for k, ds in (_SHAPES_MLP if sizes["hidden"] else _SHAPES).items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
     if got != want:
         raise UserError(f"{w}: weight shapes {got} do not match the config's model {want}")
@@ -82,7 +90,9 @@ class NumpyHeads:
     def __init__(self, state: dict[str, np.ndarray]):
         self.w = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
         self.dim = self.w["drug_head.bias"].shape[0]
-        self.in_features = {"drug": self.w["drug_head.weight"].shape[1], "text": self.w["text_head.weight"].shape[1]}
+        self.hidden = "drug_hidden.weight" in self.w
+        first = "hidden" if self.hidden else "head"
+        self.in_features = {side: self.w[f"{side}_{first}.weight"].shape[1] for side in ("drug", "text")}
 
     def embed(self, x, side: str, batch: int = 8192) -> np.ndarray:
         if side not in ("drug", "text"):
@@ -94,6 +104,9 @@ class NumpyHeads:
         w, b = self.w[f"{side}_head.weight"], self.w[f"{side}_head.bias"]
         out = np.empty((x.shape[0], self.dim), dtype=np.float32)
         for s in range(0, x.shape[0], batch):
-            z = np.asarray(x[s:s + batch], dtype=np.float32) @ w.T + b
+            z = np.asarray(x[s:s + batch], dtype=np.float32)
+            if self.hidden:
+                z = np.maximum(z @ self.w[f"{side}_hidden.weight"].T + self.w[f"{side}_hidden.bias"], 0.0)
+            z = z @ w.T + b
             out[s:s + batch] = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
         return out

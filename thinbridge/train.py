@@ -110,6 +110,8 @@ def fit_reference(inp: Inputs, cfg: RunConfig, show_progress: bool = False) -> t
     cfg.validate()
     set_seed(cfg.seed)
     dev = device()
+    if cfg.bridge != "linear":
+        raise UserError("fit_reference is the old path for linear bridges; train others with fit")
     model = Bridge(inp.x_drug.shape[1], inp.x_text.shape[1], cfg.dim).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     tr = inp.rows("train")
