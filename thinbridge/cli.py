@@ -435,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("thinbridge: interrupted; partial output removed, worker processes stopped", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `thinbridge query ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
     except _Terminated:
         print("thinbridge: terminated; partial output removed, worker processes stopped", file=sys.stderr)
         return 143

@@ -135,8 +135,12 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     model seed, query).
     """
     from .splits import molecules_table
+    from .train import load_inputs
 
     mols = molecules_table(pairs)
+    firsts = {inputs_label(c): c for c in variants.values()}
+    for cfg in firsts.values():  # features computed and cached here, once, not in every worker
+        load_inputs(data_dir, cfg, pairs=pairs, split=np.full(len(pairs), "train"), show_progress=show_progress)
     baselines = baselines if isinstance(baselines, bool) else tuple(baselines)
     jobs = [(pairs, data_dir, mols, kind, seed, list(variants.items()), tuple(model_seeds), baselines, extra_baselines)
             for kind, seed in splits]

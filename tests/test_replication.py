@@ -1,0 +1,74 @@
+"""Intervals, paired tests and baselines of the replication chapters."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from thinbridge import replication as R
+from thinbridge.baselines import RidgeBaseline, text_neighbour_scores
+
+
+def _records(effect: float, n_splits: int = 4, n_q: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Synthetic per-query records: model A's reciprocal rank is B's plus ``effect`` on average."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_splits):
+        base = rng.uniform(0.1, 0.6, n_q)
+        for model, shift in (("A", effect), ("B", 0.0)):
+            rr = np.clip(base + shift + rng.normal(0, 0.05, n_q), 0, 1)
+            rows.append(pd.DataFrame({"query": np.arange(n_q), "rr": rr, "hit1": (rr > 0.5).astype(float),
+                                      "wt_rr": rr, "wt_hit1": (rr > 0.5).astype(float), "in_group": True,
+                                      "solvable": np.arange(n_q) % 2 == 0, "model": model, "inputs": "NoDrug",
+                                      "model_seed": 0, "split": "scaffold", "split_seed": s}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_sign_flip_p_is_small_for_a_real_effect_and_uniformish_under_the_null():
+    rng = np.random.default_rng(1)
+    assert R.sign_flip_p([rng.normal(0.3, 1, 200)], n_perm=2000) < 0.01
+    ps = [R.sign_flip_p([rng.normal(0, 1, 50)], n_perm=500, seed=i) for i in range(40)]
+    assert 0.2 < np.mean(ps) < 0.8 and min(ps) > 1 / 501
+    assert R.sign_flip_p([np.zeros(10)]) == 1.0
+
+
+def test_sign_flip_p_matches_the_exact_enumeration_on_a_tiny_case():
+    import itertools
+
+    d = np.array([0.5, -0.1, 0.3, 0.2, 0.4])
+    exact = np.mean([abs(np.dot(s, d)) >= abs(d.sum()) - 1e-12 for s in itertools.product([-1, 1], repeat=5)])
+    assert R.sign_flip_p([d[:2], d[2:]], n_perm=20000) == pytest.approx(exact, abs=0.01)
+
+
+def test_paired_finds_the_effect_and_summary_gives_intervals_over_splits():
+    rec = _records(0.05)
+    t = R.paired(rec, "A", "B", "MRR", "global").iloc[0]
+    assert t["diff"] == pytest.approx(0.05, abs=0.01) and t.lo > 0 and t.wins == "4/4"
+    assert t.p_queries < 0.001 and t.p_splits < 0.05 and R.claim_better(t) == "confirmed"
+    assert R.claim_better(R.paired(rec, "B", "A", "MRR", "global").iloc[0]) == "refuted"
+    s = R.summary(rec, "MRR", "solvable").set_index("model")
+    assert s.loc["A", "n_splits"] == 4 and s.loc["A", "lo"] < s.loc["A", "mean"] < s.loc["A", "hi"]
+    solvable = rec[rec.solvable & (rec.model == "A")].groupby("split_seed").wt_rr.mean()
+    assert s.loc["A", "mean"] == pytest.approx(solvable.mean())
+
+
+def test_no_effect_is_refuted_not_confirmed():
+    t = R.paired(_records(0.0, seed=3), "A", "B", "R@1", "within_target").iloc[0]
+    assert t.p_queries > 0.05 and R.claim_better(t) == "refuted"
+
+
+def test_ridge_penalty_choice_and_fit_are_closed_form():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 6))
+    y = x @ rng.normal(size=(6, 3)) + 0.1 * rng.normal(size=(80, 3))
+    r = RidgeBaseline().fit(x, y, penalty=2.0)
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    np.testing.assert_allclose(r.coef, np.linalg.solve(xc.T @ xc + 2.0 * np.eye(6), xc.T @ yc), atol=1e-10)
+    assert r.select(lambda m: -m.penalty, penalties=(1.0, 10.0)).penalty == 1.0
+
+
+def test_text_neighbours_score_the_neighbours_molecules_first():
+    q = np.array([[1.0, 0.0]])
+    train_text = np.array([[1.0, 0.0], [0.0, 1.0]])
+    train_bits = np.array([[1, 1, 0, 0], [0, 0, 1, 1]])
+    cands = np.array([[0, 0, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]])
+    s = text_neighbour_scores(q, train_text, train_bits, cands, k=1)
+    assert list(np.argsort(-s[0])) == [1, 2, 0]
