@@ -36,6 +36,16 @@ def _matches(frag, pat) -> bool:
             and frag.HasSubstructMatch(pat))
 
 
+@lru_cache(maxsize=2)
+def _by_size(which: int) -> dict[tuple[int, int], list]:
+    """The solvent (0) or salt (1) patterns grouped by (atoms, bonds): a fragment can only match a
+    pattern of its own size (the library's rule), so most drug fragments meet no pattern at all."""
+    out: dict[tuple[int, int], list] = {}
+    for pat in _patterns()[which]:
+        out.setdefault((pat.GetNumAtoms(), pat.GetNumBonds()), []).append(pat)
+    return out
+
+
 def is_listed(frag) -> bool:
     """Whether a fragment is on ChEMBL's solvent or salt list (prepared as the pipeline prepares it)."""
     from rdkit import Chem
@@ -47,16 +57,11 @@ def is_listed(frag) -> bool:
     return any(_matches(frag, p) for p in solvents + salts)
 
 
-def _strip(frags, patterns) -> list[int]:
-    """1 for each fragment to keep after removing those that match a pattern (library order)."""
-    keep = [1] * len(frags)
-    for pat in patterns:
-        for i, frag in enumerate(frags):
-            if keep[i] and _matches(frag, pat):
-                keep[i] = 0
-        if not max(keep):
-            break
-    return keep
+def _strip(frags, which: int) -> list[int]:
+    """1 for each fragment to keep: 0 where it matches a solvent (``which`` 0) or salt (1) pattern."""
+    groups = _by_size(which)
+    return [0 if any(f.HasSubstructMatch(p) for p in groups.get((f.GetNumAtoms(), f.GetNumBonds()), ())) else 1
+            for f in frags]
 
 
 def get_fragment_parent_mol(m, check_exclusion: bool = False, neutralize: bool = False):
@@ -65,7 +70,6 @@ def get_fragment_parent_mol(m, check_exclusion: bool = False, neutralize: bool =
     from chembl_structure_pipeline.standardizer import uncharge_mol
     from rdkit import Chem
 
-    solvents, salts = _patterns()
     input_frags = Chem.GetMolFrags(m, asMols=True, sanitizeFrags=False)
     frags = []
     for frag in input_frags:
@@ -73,13 +77,13 @@ def get_fragment_parent_mol(m, check_exclusion: bool = False, neutralize: bool =
         frag.UpdatePropertyCache(strict=False)
         Chem.SetAromaticity(frag)
         frags.append(frag)
-    keep = _strip(frags, solvents)
+    keep = _strip(frags, 0)
     if not max(keep):  # only solvents: the library returns the input molecule
         exclude = exclude_flag(m, includeRDKitSanitization=False) if check_exclusion else False
         return (uncharge_mol(m) if neutralize else Chem.Mol(m)), exclude
     frags = [f for f, k in zip(frags, keep) if k]
     input_frags = [f for f, k in zip(input_frags, keep) if k]
-    keep = _strip(frags, salts)
+    keep = _strip(frags, 1)
     if not max(keep):  # only salts: keep everything
         keep = [1] * len(frags)
     kept = [i for i, k in enumerate(keep) if k]
