@@ -19,7 +19,7 @@
 # `thinbridge.replication`): a claim that A beats B is **confirmed** when A's mean is higher
 # and the paired sign-flip test over queries gives p < 0.05, and **refuted** otherwise (no
 # detectable gain, or a loss); a number of the paper is **confirmed** when it lies inside our
-# 95% interval across split seeds; the best-cell claim is **confirmed** when the paper's cell
+# 95% interval across split seeds, and **refuted** otherwise, with the side ours lies on; the best-cell claim is **confirmed** when the paper's cell
 # has the highest mean, **refuted** when another cell is significantly better, and
 # **inconclusive** in between. Nothing in this table is typed: it is read from the files the
 # two chapters wrote.

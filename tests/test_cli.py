@@ -158,6 +158,22 @@ def test_evaluate_errors(trained, tmp_path, capsys, generated_tsv):
     assert "hash differs" in _error_line(capsys)
 
 
+def test_train_with_another_encoder_and_an_mlp_bridge_then_query_and_evaluate(generated_prepared, tmp_path, capsys,
+                                                                              monkeypatch):
+    monkeypatch.setenv("THINBRIDGE_PROGRESS", "0")
+    run = tmp_path / "maccs_mlp"
+    assert cli.main(["train", "--data", str(generated_prepared), "--out", str(run), *TRAIN_ARGS,
+                     "--drug-encoder", "maccs", "--bridge", "mlp", "--hidden", "16"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["encoders"]["drug"] == "maccs-167" and cfg["config"]["drug_encoder"] == "maccs"
+    assert cfg["model"] == {"drug_dim": 167, "text_dim": 384, "dim": cfg["config"]["dim"], "hidden": 16}
+    capsys.readouterr()
+    assert cli.main(["query", str(run), "--smiles", "CC(=O)Oc1ccccc1C(=O)O", "--top", "2", "--json"]) == 0
+    assert cli.main(["evaluate", str(run), "--out", str(tmp_path / "eval.json"), "-q"]) == 0
+    at_eval = json.loads((tmp_path / "eval.json").read_text())
+    assert at_eval["test"] == json.loads((run / "metrics.json").read_text())["test"]
+
+
 def test_train_bad_options(generated_prepared, tmp_path, capsys):
     assert cli.main(["train", "--data", str(generated_prepared), "--out", str(tmp_path / "r"),
                      "--temperature", "0", "-q"]) == 2

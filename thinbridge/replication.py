@@ -268,8 +268,11 @@ def claim_better(test: pd.Series, alpha: float = ALPHA) -> str:
 
 
 def claim_value(paper: float, row: pd.Series) -> str:
-    """A number of the paper: ``confirmed`` when it lies in our 95% interval across splits."""
-    return "confirmed" if row["lo"] <= paper <= row["hi"] else "refuted"
+    """A number of the paper: ``confirmed`` when it lies in our 95% interval across splits, else
+    ``refuted`` with the side our interval lies on."""
+    if row["lo"] <= paper <= row["hi"]:
+        return "confirmed"
+    return "refuted (ours higher)" if row["lo"] > paper else "refuted (ours lower)"
 
 
 def evidence(test: pd.Series) -> str:
