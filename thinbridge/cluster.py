@@ -131,7 +131,7 @@ def run_partitions(client, fn: Callable, tasks: list[tuple[str, tuple]], heads, 
         futures = [client.submit(fn, *args, heads_on_workers, key=f"thinbridge-{name}-{token}", pure=False, retries=1)
                    for name, args in tasks]
         try:
-            for fut in distributed.as_completed(futures):
+            for fut in distributed.as_completed(futures, loop=client.loop):
                 try:
                     on_done(fut.result())
                 except distributed.KilledWorker as e:
