@@ -80,7 +80,7 @@ def test_parameters_scale_with_the_library():
         ann.choose_kind("lsh", 10)
 
 
-def test_exact_search_in_blocks_equals_one_product(tmp_path, monkeypatch):
+def test_exact_search_and_row_reads_in_blocks_equal_the_whole(tmp_path, monkeypatch):
     import thinbridge.index as I
 
     rng = np.random.default_rng(0)
@@ -92,7 +92,9 @@ def test_exact_search_in_blocks_equals_one_product(tmp_path, monkeypatch):
     whole = EmbeddingsFile.open(tmp_path / "e.safetensors").top_k(q, 10)
     monkeypatch.setattr(I, "SCAN_IN_ONE_MAX_BYTES", 0)
     monkeypatch.setattr(I, "SCAN_BLOCK_ROWS", 7)
-    blocks = EmbeddingsFile.open(tmp_path / "e.safetensors").top_k(q, 10)
+    big = EmbeddingsFile.open(tmp_path / "e.safetensors")  # read as a file larger than memory is
+    blocks = big.top_k(q, 10)
+    np.testing.assert_array_equal(big.take([5, 2, 999]), x[[5, 2, 999]])
     np.testing.assert_array_equal(whole[0], blocks[0])
     for j in range(3):
         np.testing.assert_array_equal(whole[0][j], top_k(x @ q[j], 10))
@@ -164,5 +166,6 @@ def test_help_and_exact_queries_do_not_import_dask_or_faiss(bridges, indexes):
     probe = ("import sys; from thinbridge.cli import main; main(sys.argv[1:]); "
              "print('LOADED', sorted(m for m in ('faiss', 'dask', 'distributed') if m in sys.modules))")
     for argv in (["--help"], ["query", str(bridges["run"]), QUERY, "--index", str(indexes["exact"]), "-q"]):
-        res = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        res = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, cwd=ROOT,
+                             timeout=120)
         assert "LOADED []" in res.stdout, (argv, res.stdout[-500:], res.stderr[-500:])

@@ -68,8 +68,10 @@ def _pq_subquantizers(dim: int, most: int = 32) -> int:
 def default_params(kind: str, n: int, dim: int) -> dict:
     """The parameters ``kind`` is built and searched with, for ``n`` molecules of ``dim`` dimensions.
 
-    hnsw: ``M`` 32 links per node, ``ef_construction`` 40, ``ef_search`` 512 (measured on
-    analogue-like libraries of 10^5-10^6: recall@10 falls below 0.95 with 256 at 10^6).
+    hnsw: ``M`` 32 links per node, ``ef_construction`` 80, ``ef_search`` 1024 (measured on
+    10^6 synthetic analogues: ``ef_construction`` 40 with ``ef_search`` 512 gave recall@10
+    0.949 on the index's own molecules, 80 with 512 gave 0.954, 80 with 1024 0.976, at about
+    3 ms a query).
     ivfpq: ``nlist`` the power of two at most sqrt(n) (lists of about sqrt(n) molecules),
     ``nprobe`` a quarter of them searched (at least 32, at most 256), ``m`` sub-vectors of
     ``nbits`` bits (32 x 8: 32 bytes a molecule; fewer bits only below 256 training vectors),
@@ -77,7 +79,7 @@ def default_params(kind: str, n: int, dim: int) -> dict:
     re-scored exactly: ``rerank`` (50) x k.
     """
     if kind == "hnsw":
-        return {"M": 32, "ef_construction": 40, "ef_search": 512, "rerank": 1}
+        return {"M": 32, "ef_construction": 80, "ef_search": 1024, "rerank": 1}
     if kind == "ivfpq":
         nlist = 2 ** int(math.log2(max(1.0, math.sqrt(n))))
         train = min(n, max(64 * nlist, 16384))
@@ -92,7 +94,8 @@ def faiss():
     try:
         import faiss as f
     except ImportError:
-        raise UserError(f"approximate search needs FAISS: pip install {FAISS_PIN} (or build with --kind exact)") from None
+        raise UserError(f"approximate search needs FAISS: pip install {FAISS_PIN} "
+                        "(or build with --kind exact)") from None
     f.omp_set_num_threads(1)
     return f
 
@@ -133,7 +136,7 @@ def build(kind: str, emb, params: dict, show_progress: bool = False):
     return index
 
 
-def _search_parameters(index, params: dict, k: int):
+def _search_parameters(params: dict, k: int):
     f = faiss()
     if "ef_search" in params:
         return f.SearchParametersHNSW(efSearch=max(int(params["ef_search"]), k))
@@ -145,7 +148,7 @@ def search_many(index, params: dict, emb, queries: np.ndarray, k: int) -> tuple[
     stored float32 embeddings score them, best first (ties by row). Lists of arrays, one per query."""
     q = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
     k_ann = min(len(emb), max(k, k * int(params.get("rerank", 1))))
-    _, found = index.search(q, k_ann, params=_search_parameters(index, params, k_ann))
+    _, found = index.search(q, k_ann, params=_search_parameters(params, k_ann))
     rows, scores = [], []
     for j in range(len(q)):
         cand = found[j][found[j] >= 0]

@@ -115,7 +115,8 @@ def check_workers(client) -> dict:
             "worker_versions": sorted({s["thinbridge"] for s in states.values()})}
 
 
-def run_partitions(client, fn: Callable, tasks: list[tuple[str, tuple]], heads, on_done: Callable[[dict], None]) -> None:
+def run_partitions(client, fn: Callable, tasks: list[tuple[str, tuple]], heads,
+                   on_done: Callable[[dict], None]) -> None:
     """Run ``fn(*args, heads)`` for every ``(name, args)`` of ``tasks`` on the cluster.
 
     ``heads`` is sent to each worker once. ``on_done(result)`` is called as each task finishes.
@@ -136,6 +137,7 @@ def run_partitions(client, fn: Callable, tasks: list[tuple[str, tuple]], heads, 
                     on_done(fut.result())
                 except distributed.KilledWorker as e:
                     raise UserError(f"partition {fut.key} stopped the Dask workers that ran it ({e}); too little "
-                                    "memory per worker? Finished shards are kept: run the same command to resume") from None
+                                    "memory per worker? Finished shards are kept: run the same command to "
+                                    "resume") from None
         finally:
             client.cancel([f for f in futures if not f.done()])

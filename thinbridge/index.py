@@ -238,15 +238,25 @@ class EmbeddingsFile:
         return self._array
 
     def take(self, rows) -> np.ndarray:
-        """The rows ``rows`` (in that order) as an in-memory float32 array."""
-        return np.asarray(self.array[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        """The rows ``rows`` (in that order) as an in-memory float32 array: from the memory map
+        when the file is small, else read row by row (the kernel maps the pages around each
+        touched one, so scattered reads through a map would make most of a large file resident)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.nbytes <= SCAN_IN_ONE_MAX_BYTES:
+            return np.asarray(self.array[rows], dtype=np.float32)
+        width, out = self.dim * 4, np.empty((len(rows), self.dim), dtype=np.float32)
+        with open(self.path, "rb", buffering=0) as fh:
+            for i, r in enumerate(rows.tolist()):
+                out[i] = np.frombuffer(os.pread(fh.fileno(), width, self.offset + r * width), dtype="<f4")
+        return out
 
     def blocks(self, rows: int = SCAN_BLOCK_ROWS, whole_if_small: bool = True):
         """``(first row, block)`` over the whole file: blocks of ``rows`` read one after another
         (nothing stays in memory), or the memory map in one block when ``whole_if_small`` and
-        the file is at most :data:`SCAN_IN_ONE_MAX_BYTES`."""
-        if whole_if_small and self.nbytes <= SCAN_IN_ONE_MAX_BYTES:
-            yield 0, self.array
+        the file is at most :data:`SCAN_IN_ONE_MAX_BYTES` (slices of it when not)."""
+        if self.nbytes <= SCAN_IN_ONE_MAX_BYTES:
+            step = self.n if whole_if_small else rows
+            yield from ((s, self.array[s:s + step]) for s in range(0, self.n, max(1, step)))
             return
         with open(self.path, "rb") as fh:
             fh.seek(self.offset)
@@ -262,7 +272,7 @@ class EmbeddingsFile:
         if k <= 0:
             return np.empty((len(q), 0), dtype=np.int64), np.empty((len(q), 0), dtype=np.float32)
         found_rows, found_scores = [], []
-        for start, block in self.blocks():
+        for start, block in self.blocks(whole_if_small=len(q) == 1):  # many queries: a block of scores at a time
             s = np.asarray((block @ q[0])[:, None] if len(q) == 1 else block @ q.T)  # (rows, m)
             b = len(block)
             part = np.argpartition(s, b - k, axis=0)[b - k:] if k < b else np.broadcast_to(

@@ -85,6 +85,7 @@ def structure_build_time(bench: dict, n: int = BILLION):
     for kind in ("hnsw", "ivfpq"):
         s = _largest(bench, kind)
         grow = n / s["n"] * (math.log(n) / math.log(s["n"]) if kind == "hnsw" else 1.0)
+        scale = "n log n" if kind == "hnsw" else "n"
         rows.append({"kind": kind, "hours": s["build_s"] * grow / 3600,
-                     "basis": f"{s['build_s']:.0f} s at {s['n']:,} (measured), x {'n log n' if kind == 'hnsw' else 'n'}"})
+                     "basis": f"{s['build_s']:.0f} s at {s['n']:,} (measured), x {scale}"})
     return pd.DataFrame(rows)
