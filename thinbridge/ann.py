@@ -35,6 +35,7 @@ import numpy as np
 from .config import AUTO_EXACT_BELOW, INDEX_KIND_CHOICES
 from .errors import UserError
 from .index import best_first
+from .progress import notice
 
 ANN_FILE = "ann.faiss"
 SEED = 0
@@ -42,6 +43,7 @@ RECALL_K = 10
 RECALL_QUERIES = 200
 #: the recall@10 the defaults are meant to reach; a build below it says so
 RECALL_TARGET = 0.95
+IVFPQ_MIN = 2
 ADD_BLOCK_ROWS = 65536
 FAISS_PIN = "faiss-cpu==1.15.1"
 
@@ -54,9 +56,13 @@ def check_kind(kind: str) -> str:
 
 
 def choose_kind(kind: str, n: int) -> str:
-    """The kind to build for ``n`` molecules: ``kind``, or for ``auto`` exact below the threshold."""
+    """The kind to build for ``n`` molecules: ``kind``, or for ``auto`` exact below the threshold;
+    exact (with a note) for ivfpq on fewer molecules than its quantisers can be trained on."""
     if check_kind(kind) == "auto":
         return "exact" if n < AUTO_EXACT_BELOW else "ivfpq"
+    if kind == "ivfpq" and n < IVFPQ_MIN:
+        notice(f"{n} molecule(s) are too few to train ivfpq's quantisers (at least {IVFPQ_MIN}); the index is exact")
+        return "exact"
     return kind
 
 

@@ -431,12 +431,13 @@ def _print_search_kind(res: dict) -> None:
         print("search: exact (every molecule scored)")
         return
     params = ", ".join(f"{k} {v}" for k, v in ann["params"].items() if k != "seed")
-    rec = ann["recall"]
-    print(f"search: {res['kind']} ({params}); recall@10 against exact search, {rec['queries']} of its own molecules "
-          f"as queries: {ann['recall_at_10']:.3f}")
-    if ann["recall_at_10"] is not None and ann["recall_at_10"] < RECALL_TARGET:
-        print(f"warning: recall@10 {ann['recall_at_10']:.3f} is below {RECALL_TARGET}; --kind exact finds every "
-              "nearest molecule", file=sys.stderr)
+    recall, queries = ann["recall_at_10"], ann["recall"]["queries"]
+    shown = f"{recall:.3f}" if recall is not None else "undefined (one molecule)"
+    print(f"search: {res['kind']} ({params}); recall@10 against exact search, {queries} of its own molecules "
+          f"as queries: {shown}")
+    if recall is not None and recall < RECALL_TARGET:
+        print(f"warning: recall@10 {recall:.3f} is below {RECALL_TARGET}; --kind exact finds every nearest molecule",
+              file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
