@@ -185,10 +185,17 @@ abl = X.ablation_summary(pd.read_csv(paths.artifacts / "ablation.tsv", sep="\t")
 ours = dataclasses.replace(main, with_name=bool(abl.with_name), temperature=float(abl.temperature),
                            margin=float(abl.margin))
 print(f"the ablation's best cell (split seed 0): with_name={ours.with_name}, T={ours.temperature}, m={ours.margin}")
-cells = {"paper's best cell": paper_cell, "ablation's best cell": ours, "main config, WithDrug": named}
-cells = {k: v for k, v in cells.items() if k == "paper's best cell" or v != paper_cell}
-cell_records = R.replicate(pairs, paths.data, cells, [s for s in splits if s[0] == "scaffold"], model_seeds,
-                           baselines=False, n_jobs=n_jobs)
+scaffold = [s for s in splits if s[0] == "scaffold"]
+# the paper's cell and the main configuration with the name were trained above on these very
+# splits and seeds (a bridge's result does not depend on what it was trained beside); only the
+# ablation's best cell is new
+known = {"paper's best cell": records[records.model == "bridge, paper's best cell"],
+         "main config, WithDrug": name_records[(name_records.model == "bridge") & (name_records.inputs == "WithDrug")]}
+known = {k: v[v.split == "scaffold"].assign(model=k) for k, v in known.items()}
+new = {} if ours in (paper_cell, named) else {"ablation's best cell": ours}
+cell_records = pd.concat([*known.values(), R.replicate(pairs, paths.data, new, scaffold, model_seeds, baselines=False,
+                                                       n_jobs=n_jobs) if new else None], ignore_index=True)
+cells = [*known, *new]
 cell_summary = R.summary(cell_records, "R@1", "within_target")
 display(cell_summary.sort_values("mean", ascending=False).round(3))
 cell_tests = pd.concat([R.paired(cell_records, other, "paper's best cell", "R@1", "within_target")
@@ -209,8 +216,7 @@ cell_tests.assign(p_queries=cell_tests.p_queries.map(R.fmt_p), p_splits=cell_tes
 # %%
 hard_variants = R.cross(dataclasses.replace(main, with_name=False), batches=["random", "target"],
                         hard_weight=[1.0, 4.0], margin=[0.0, 0.15])
-hard_records = R.replicate(pairs, paths.data, hard_variants, [s for s in splits if s[0] == "scaffold"],
-                           hard_seeds, baselines=False, n_jobs=n_jobs)
+hard_records = R.replicate(pairs, paths.data, hard_variants, scaffold, hard_seeds, baselines=False, n_jobs=n_jobs)
 hard_summary = pd.concat([R.summary(hard_records, "R@1", sc) for sc in ("within_target", "global")])
 display(hard_summary.pivot_table(index="model", columns="scope", values="mean", sort=False).round(3))
 hard_tests = pd.concat([R.paired(hard_records, f"batches={b}, hard_weight=4.0, margin=0.15",
@@ -227,13 +233,7 @@ hard_tests.assign(p_queries=hard_tests.p_queries.map(R.fmt_p), p_splits=hard_tes
 # interval across splits). The verdict chapter collects them.
 
 # %%
-def pick(df, **kw):
-    m = pd.Series(True, index=df.index)
-    for k, v in kw.items():
-        m &= df[k] == v
-    return df[m].iloc[0]
-
-
+pick = R.pick
 link = "07_replication.html#verdict-{}"
 claims = []
 t = pick(tests, a="bridge", b="random heads", metric="MRR", scope="global", split="scaffold")
@@ -265,3 +265,54 @@ for _, c in comparisons[comparisons.split == "scaffold"].iterrows():
 claims = pd.DataFrame(claims)
 X.save_json(claims.to_dict("records"), paths.artifacts / "claims_replication.json")
 claims[["claim", "status"]]
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: replication-ex-spread
+#
+# How much can one scaffold split mislead? Compare the largest and the smallest global
+# Recall@1 of the bridge across the scaffold split seeds with the width of the 95% interval.
+# ```
+#
+# ```{solution-start} replication-ex-spread
+# :class: dropdown
+# ```
+#
+# The per-split values and the interval, side by side:
+
+# %%
+one = spread["scaffold"]
+row = R.summary(records[records.model == "bridge"], "R@1", "global").set_index("split").loc["scaffold"]
+print(f"per split: {one.round(3).tolist()}; max - min = {one.max() - one.min():.3f}; "
+      f"95% interval of the mean {R.fmt_interval(row['mean'], row.lo, row.hi)} (width {row.hi - row.lo:.3f})")
+
+# %% [markdown]
+# One split can sit anywhere in that range; a single number from one split (the paper's, or the
+# training chapter's) carries that uncertainty without showing it.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: replication-ex-two-tests
+#
+# The query-level test and the split-level test sometimes disagree (one small p, one large).
+# What does each assume, and which would you trust for a claim about *new* scaffolds?
+# ```
+#
+# ```{solution-start} replication-ex-two-tests
+# :class: dropdown
+# ```
+#
+# The sign-flip test treats the queries of the splits we drew as the population: it asks
+# whether the two models differ on *these* test molecules, and has power from hundreds of
+# queries. The paired *t*-test over splits treats each split as one draw of a test set: it asks
+# whether the difference would recur on another split, and with five splits it has little
+# power. A claim about new scaffolds is a claim of the second kind; a small query-level p with
+# a split-level interval that includes zero says: real on these molecules, not yet shown to
+# generalise.
+#
+# ```{solution-end}
+# ```

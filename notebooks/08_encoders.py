@@ -126,3 +126,49 @@ claims.append({"claim": "A trained thin bridge beats text-to-text nearest neighb
                "status": R.claim_better(t), "evidence": R.evidence(t), "link": "08_encoders.html#verdict-encoders"})
 X.save_json(claims, paths.artifacts / "claims_encoders.json")
 pd.DataFrame(claims)[["claim", "status"]]
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: encoders-ex-counts
+#
+# ECFP4 counts and ECFP4 bits have the same environments. Why can counts help a linear head?
+# ```
+#
+# ```{solution-start} encoders-ex-counts
+# :class: dropdown
+# ```
+#
+# A bit says an environment is present; a count says how often. A linear head on counts adds
+# an environment's weight once per occurrence, so two carboxylates pull harder than one, and
+# molecules that differ only in how many times a group occurs (common within a series acting
+# on one target) get different embeddings. The difference in this table:
+
+# %%
+print(R.evidence(R.paired(records, "linear, ecfp4-count", reference, "MRR", "global").iloc[0])
+      if "linear, ecfp4-count" in set(records.model) else "ecfp4-count not in this profile")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: encoders-ex-ridge
+#
+# Ridge regression maps drug features to the text space in closed form and comes close to the
+# trained bridge. What does the bridge have that ridge lacks?
+# ```
+#
+# ```{solution-start} encoders-ex-ridge
+# :class: dropdown
+# ```
+#
+# Ridge minimises squared error to each pair's own text embedding; it never sees the other
+# texts. The contrastive loss ranks the right text above the others in the batch, which is
+# what retrieval scores, and it learns a second projection on the text side, so the shared
+# space need not be the text model's own. Both are linear: the gap between them is what the
+# objective buys, not depth.
+#
+# ```{solution-end}
+# ```

@@ -45,3 +45,55 @@ lines = ["| claim | verdict | evidence |", "|---|---|---|"]
 for c in claims.itertuples():
     lines.append(f"| {c.claim} | **{c.status}** | {c.evidence} ([computed here]({c.link})) |")
 display(Markdown("\n".join(lines)))
+
+# %% [markdown]
+# ## Exercises
+#
+# ```{exercise}
+# :label: verdict-ex-rule
+#
+# The rules call a claim *refuted* when the gain is not significant. Is "no detectable gain"
+# the same as "no gain"? What would you need to say "no gain larger than δ"?
+# ```
+#
+# ```{solution-start} verdict-ex-rule
+# :class: dropdown
+# ```
+#
+# No: absence of evidence is not evidence of absence. To rule out a gain larger than δ, the
+# 95% interval of the difference must lie below δ (an equivalence test). The intervals are in
+# the evidence column: here are the claims whose interval of the difference excludes a gain of
+# 0.02 or more.
+
+# %%
+import re
+
+upper = [float(re.search(r"difference [+-][0-9.]+ \[[+-][0-9.]+, ([+-][0-9.]+)\]", e).group(1))
+         if "difference" in e else float("nan") for e in claims.evidence]
+print(claims.assign(upper=upper).query("upper < 0.02")[["claim", "upper"]].to_string(index=False))
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise}
+# :label: verdict-ex-protocol
+#
+# Our within-target numbers are far below the paper's, while our global numbers are above.
+# Name two protocol choices that could explain both.
+# ```
+#
+# ```{solution-start} verdict-ex-protocol
+# :class: dropdown
+# ```
+#
+# (1) How within-target groups are formed and counted: if targets with a single candidate count
+# as rank 1, or groups are built over all pairs rather than test molecules, within-target
+# recall rises steeply (the training chapter shows the all-queries view). (2) What counts as
+# correct: with identical texts for drugs of one target and mechanism, a protocol that accepts
+# any molecule paired with the query's text (`any_match`) or uses the drug name scores far
+# higher within target. Globally, a stronger or weaker text encoder and the candidate pool
+# (distinct molecules vs all pairs) move the numbers the other way.
+#
+# ```{solution-end}
+# ```

@@ -115,7 +115,7 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
     from thinbridge.progress import progress
     from thinbridge.index import _HEADER_RESERVE, INDEX_EMBEDDINGS, INDEX_FORMAT, Float32Writer
 
-    n_bits = r.model.drug_head.in_features
+    n_bits = r.heads.in_features["drug"]
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / INDEX_EMBEDDINGS
@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     ap.add_argument("--e2e-queries", type=int, default=30, help="queries for the end-to-end search_text timing")
     ap.add_argument("--build-n", type=int, default=10_000)
     ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--workers", type=int, default=None, help="index build processes (default: CPU count)")
+    ap.add_argument("--processes", type=int, default=None, help="index build processes (default: CPU count)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
 
@@ -229,11 +229,11 @@ def main(argv=None) -> int:
         src = Path(tmp) / "library.smi"
         src.write_text("".join(f"{s} m{i}\n" for i, s in enumerate(lib)))
         log(f"index build: {len(lib)} SMILES ({len(set(parents))} molecules, the rest randomised SMILES of them)")
-        b = r.build_index(src, Path(tmp) / "index", workers=a.workers, show_progress=True)
+        b = r.build_index(src, Path(tmp) / "index", processes=a.processes, show_progress=True)
         build = {"label": "full pipeline, real SMILES", "measured": True,
                  "stages": "read, standardise (ChEMBL parent), ECFP4, drug head, write (Retriever.build_index)",
                  "rows": b["rows_read"], "indexed": b["count"], "skipped": b["skipped"], "seconds": b["seconds"],
-                 "molecules_per_s": b["count"] / b["seconds"], "workers": b["workers"], "chunk_size": CHUNK_SIZE,
+                 "molecules_per_s": b["count"] / b["seconds"], "workers": b["processes"], "chunk_size": CHUNK_SIZE,
                  "input": f"{len(set(parents))} parent molecules of the run's data, then distinct randomised SMILES "
                           "of them (RDKit MolToRandomSmilesVect)"}
         index = Index.load(Path(tmp) / "index")

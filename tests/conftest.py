@@ -177,3 +177,50 @@ def real_data_path() -> Path:
     from thinbridge.paths import resolve_data_path
 
     return resolve_data_path(None, ROOT)
+
+
+# ------------------------------------------------------------------ libraries and bridges for index builds
+def shipped_smiles(n: int) -> list[tuple[str, str]]:
+    """The first ``n`` distinct (SMILES, ChEMBL id) of the shipped ChEMBL table: real structures, offline."""
+    import csv
+
+    out: dict[str, str] = {}
+    with open(ROOT / "data" / "chembl_moa" / "chembl_moa.tsv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if row["canonical_smiles"] and len(out) < n:
+                out.setdefault(row["canonical_smiles"], row["molecule_chembl_id"])
+    return list(out.items())
+
+
+def write_library(folder: Path, n: int = 120) -> list[Path]:
+    """A library of ``n`` real molecules in three files: ``part1.smi`` (SMILES id), ``part2.csv``
+    (a quoted multi-line field, an unparsable SMILES, a line that is not UTF-8) and ``part3.tsv``
+    (an id used twice, a salt without a parent). Bad lines, by file: part2.csv lines 6 (a record
+    spanning lines 5-6: the last line counts) and 7, part3.tsv line 3.
+    """
+    mols = shipped_smiles(n)
+    a, b, c = mols[: n // 3], mols[n // 3: 2 * n // 3], mols[2 * n // 3:]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "part1.smi").write_text("# first part\n" + "".join(f"{s} {i}\n" for s, i in a))
+    rows = [f"{s},{i}" for s, i in b]
+    csv_bytes = ("smiles,name\n" + "\n".join(rows[:3]) + "\n" + 'C1CC(,"broken\nacross lines"\n').encode()
+    csv_bytes += b"CC\xff\xfeO,not_utf8\n" + ("\n".join(rows[3:]) + "\n").encode()
+    (folder / "part2.csv").write_bytes(csv_bytes)
+    tsv = ["SMILES\tID", f"{c[0][0]}\t{c[0][1]}", "[Na+].[Cl-]\tsalt"] + [f"{s}\t{i}" for s, i in c[1:]]
+    tsv.append(f"{c[0][0]}\t{c[0][1]}")  # the first molecule again, same id
+    (folder / "part3.tsv").write_text("\n".join(tsv) + "\n")
+    return [folder / "part1.smi", folder / "part2.csv", folder / "part3.tsv"]
+
+
+@pytest.fixture(scope="session")
+def bridges(generated_prepared, tmp_path_factory, text_model) -> dict:
+    """Two small bridges trained on the generated data with different seeds: ``run`` builds
+    indexes, ``other`` must have them refused."""
+    from thinbridge.config import RunConfig
+    from thinbridge.train import train_run
+
+    root = tmp_path_factory.mktemp("bridges")
+    for name, seed in (("run", 0), ("other", 1)):
+        train_run(generated_prepared, root / name, RunConfig(epochs=2, n_boot=0, seed=seed, batch_size=16),
+                  show_progress=False)
+    return {"run": root / "run", "other": root / "other"}

@@ -215,13 +215,17 @@ def test_index_reports_duplicate_ids_and_extra_fields(tmp_path, small_run):
     one_line_error(tb("query", small_run["run"], "--smiles", "[Na+].[Cl-]"), "salts")
 
 
-@pytest.mark.parametrize("sig, code, word", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
-def test_interrupted_index_build_stops_its_workers(tmp_path, small_run, sig, code, word):
+@pytest.mark.parametrize("sig, code, word, engine, left", [
+    (signal.SIGINT, 130, "interrupted", "--processes", "partial output removed"),
+    (signal.SIGTERM, 143, "terminated", "--processes", "partial output removed"),
+    (signal.SIGINT, 130, "interrupted", "--workers", "finished shards kept"),  # Dask: resumable
+])
+def test_interrupted_index_build_stops_its_workers(tmp_path, small_run, sig, code, word, engine, left):
     smiles = [r["canonical_smiles"] for r in generated_rows(40, 3)] * 300
     lib = tmp_path / "big.smi"
     lib.write_text("\n".join(f"{s} m{i}" for i, s in enumerate(smiles)) + "\n")
     proc = subprocess.Popen([sys.executable, "-m", "thinbridge.cli", "index", str(small_run["run"]),
-                             "--smiles-file", str(lib), "--out", str(tmp_path / "i"), "--workers", "2",
+                             "--smiles-file", str(lib), "--out", str(tmp_path / "i"), engine, "2",
                              "--chunk-size", "512", "-q"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     time.sleep(12)  # past start-up, into the build
@@ -229,7 +233,7 @@ def test_interrupted_index_build_stops_its_workers(tmp_path, small_run, sig, cod
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, (proc.returncode, err[-1000:])
-    assert word in err and "Traceback" not in err and "ForkPoolWorker" not in err, err
+    assert word in err and left in err and "Traceback" not in err and "ForkPoolWorker" not in err, err
     assert err.strip().count("\n") == 0, err
     time.sleep(1)
     assert not [c for c in children if Path(f"/proc/{c}").exists()], "worker processes outlived the build"

@@ -100,3 +100,32 @@ def test_notebook_is_thin_and_has_labelled_exercises(src):
     for lab in labels:
         assert f"# ```{{solution-start}} {lab}" in text, f"exercise {lab} has no solution"
     assert text.count("{solution-start}") == text.count("{solution-end}")
+
+
+# ------------------------------------------------------------------ the 10^9 projection
+def _bench() -> dict:
+    """A benchmarks/index.json in miniature: the fields the projection reads."""
+    search = [{"kind": "exact", "n": 10**6, "measured": True, "latency_ms": {"p50": 50.0}, "bytes_per_molecule": 1024},
+              {"kind": "hnsw", "n": 10**6, "measured": True, "build_s": 200.0, "bytes_per_molecule": 1300},
+              {"kind": "hnsw", "n": 10**7, "measured": False, "build_s": 2300.0, "bytes_per_molecule": 1300},
+              {"kind": "ivfpq", "n": 10**7, "measured": True, "build_s": 300.0, "bytes_per_molecule": 40}]
+    return {"run": {"dim": 256}, "search": search,
+            "build": {"ids_tsv_bytes_per_molecule": 100.0,
+                      "results": [{"processes": 1, "molecules_per_s_after_startup": 300.0},
+                                  {"workers": 1, "molecules_per_s_after_startup": 250.0}]}}
+
+
+def test_projection_scales_the_measured_costs():
+    from thinbridge import projection as P
+
+    b = P.build_time(_bench(), n=10**9, workers=[1, 100])
+    assert b["hours"].tolist() == pytest.approx([10**9 / 250 / 3600, 10**9 / 250 / 3600 / 100])
+    s = P.storage(_bench(), n=10**9).set_index("kind")
+    assert s.loc["exact", "total TB"] == pytest.approx((1024 + 100) / 1000)
+    assert s.loc["ivfpq", "search structure TB"] == pytest.approx(0.04)
+    assert s.loc["hnsw", "basis"] == "bytes per molecule measured at 1,000,000"  # projected rows are not used
+    e = P.exact_search_time(_bench(), n=10**9, workers=[1, 10])
+    assert e["seconds per query"].tolist() == pytest.approx([50.0, 5.0])
+    t = P.structure_build_time(_bench(), n=10**9).set_index("kind")
+    assert t.loc["ivfpq", "hours"] == pytest.approx(300 * 100 / 3600)
+    assert t.loc["hnsw", "hours"] == pytest.approx(200 * 1000 * 9 / 6 / 3600)

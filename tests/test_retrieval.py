@@ -200,7 +200,8 @@ def test_index_build_report_and_query(world, capsys, tmp_path):
     manifest = json.loads((idx / "index.json").read_text())
     assert manifest["count"] == 4 and manifest["dim"] == 256 and manifest["skipped"] == 1
     assert manifest["run"]["model_sha256"] == D.sha256_file(world["run"] / "model.safetensors")
-    assert manifest["source"]["name"] == "lib.smi" and manifest["run"]["encoders"]["drug"] == "ecfp4-morgan-r2-2048"
+    assert manifest["sources"][0]["name"] == "lib.smi" and manifest["run"]["encoders"]["drug"] == "ecfp4-morgan-r2-2048"
+    assert manifest["kind"] == "exact" and manifest["ann"] is None
     emb = load_file(str(idx / "embeddings.safetensors"))["embeddings"]
     assert emb.shape == (4, 256) and emb.dtype == np.float32
     index = Index.load(idx)
@@ -226,16 +227,16 @@ def test_index_csv_header_columns_and_chunks(world, tmp_path):
     assert (res["count"], res["skipped"], res["rows_read"]) == (2, 2, 4)
     assert [(e["line"], e["reason"]) for e in res["skipped_examples"]] == [(3, "missing_smiles"), (5, "invalid_smiles")]
     index = Index.load(tmp_path / "idx")
-    assert index.table["id"].tolist() == ["gef", "asp"] and index.manifest["source"]["smiles_column"] == "smiles"
-    assert index.manifest["source"]["id_column"] == "name"
+    assert index.table["id"].tolist() == ["gef", "asp"] and index.manifest["sources"][0]["smiles_column"] == "smiles"
+    assert index.manifest["sources"][0]["id_column"] == "name"
 
 
 def test_index_parallel_matches_serial(world, tmp_path):
     lib = _library(tmp_path / "lib.smi")
     r = world["retriever"]
-    a = r.build_index(lib, tmp_path / "serial", workers=1, show_progress=False)
-    b = r.build_index(lib, tmp_path / "parallel", workers=2, chunk_size=2, show_progress=False)
-    assert (a["count"], a["skipped"]) == (b["count"], b["skipped"]) == (4, 1) and b["workers"] == 2
+    a = r.build_index(lib, tmp_path / "serial", processes=1, show_progress=False)
+    b = r.build_index(lib, tmp_path / "parallel", processes=2, chunk_size=2, show_progress=False)
+    assert (a["count"], a["skipped"]) == (b["count"], b["skipped"]) == (4, 1) and b["processes"] == 2
     np.testing.assert_allclose(Index.load(tmp_path / "serial").embeddings,
                                Index.load(tmp_path / "parallel").embeddings, atol=1e-6)
 

@@ -5,8 +5,9 @@ Modules, ground floor first: ``numerics`` (CPU kernels, threads), ``config`` (Ru
 ``loaders`` and ``data`` (ChEMBL mechanisms -> pairs), ``download``, ``features`` (frozen ECFP4
 and sentence embeddings, cached), ``splits`` (scaffold/random, leakage audit), ``metrics``,
 ``evaluation``, ``losses``, ``model``, ``grid`` (many bridges at once), ``baselines``,
-``train``, ``experiments``, ``library``/``index``/``retrieval`` (search), ``plots``, ``book``,
-``cli``.
+``train``, ``experiments``, ``library``/``index``/``build``/``retrieval`` (indexes and search;
+``shards`` and ``cluster`` build on Dask, ``ann`` adds FAISS search), ``synthetic`` and
+``projection`` (scale), ``plots``, ``book``, ``cli``.
 Importing the package is cheap: heavy libraries load in the modules that need them.
 It first pins the numerical libraries' CPU kernels and thread counts
 (:mod:`thinbridge.numerics`), so that every number comes out the same on any x86-64 machine.

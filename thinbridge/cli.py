@@ -247,21 +247,34 @@ def _add_query(sub):
 
 
 def _add_index(sub):
-    from .config import CHUNK_SIZE
+    from .config import AUTO_EXACT_BELOW, CHUNK_SIZE, INDEX_KIND_CHOICES
 
     x = sub.add_parser(
         "index", help="embed your own SMILES library for `thinbridge query --index`",
-        description="Standardise a SMILES file to ChEMBL parents (like the training data), fingerprint and "
-                    "embed it with a run's drug head, and write an index folder. Rows that fail are listed "
-                    "with their line numbers in INDEX/skipped.tsv.")
+        description="Standardise SMILES files to ChEMBL parents (like the training data), fingerprint and "
+                    "embed them with a run's drug head, and write an index folder: here, or on a Dask cluster "
+                    "(--scheduler, --workers; resumable, the same files). Rows that fail are listed with their "
+                    "file and line in INDEX/skipped.tsv.")
     x.add_argument("run", help="run folder written by `thinbridge train`")
-    x.add_argument("--smiles-file", required=True,
-                   help="one SMILES per line, optionally 'SMILES id'; or a CSV/TSV whose header has a smiles "
-                        "(or canonical_smiles) column and optionally an id/name/chembl_id column")
+    x.add_argument("--smiles-file", required=True, nargs="+", metavar="FILE_OR_GLOB",
+                   help="one or more files or quoted globs ('libs/*.smi', sorted): one SMILES per line, optionally "
+                        "'SMILES id'; or a CSV/TSV whose header has a smiles (or canonical_smiles) column and "
+                        "optionally an id/name/chembl_id column")
     x.add_argument("--out", "-o", required=True, help="index folder to write")
-    x.add_argument("--chunk-size", type=_number(int, 1), default=CHUNK_SIZE, help=f"rows per chunk (default: {CHUNK_SIZE})")
+    x.add_argument("--kind", choices=INDEX_KIND_CHOICES, default="auto",
+                   help=f"search structure: exact (every molecule scored), hnsw or ivfpq (FAISS, approximate; "
+                        f"recall@10 measured on the build); auto: exact below {AUTO_EXACT_BELOW:,} molecules, "
+                        "else ivfpq (default: auto)")
+    x.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="build on the running Dask cluster at this scheduler address (tcp://HOST:PORT); files and "
+                        "--out must be on a file system every worker sees")
     x.add_argument("--workers", type=_number(int, 1), default=None,
-                   help="processes that standardise structures (default: CPU count; 1 for small files)")
+                   help="build on a new Dask LocalCluster of this many worker processes on this machine")
+    x.add_argument("--processes", type=_number(int, 1), default=None,
+                   help="without Dask: processes that standardise structures (default: CPU count; 1 for small files)")
+    x.add_argument("--chunk-size", type=_number(int, 1), default=CHUNK_SIZE,
+                   help=f"lines per partition, the unit of work and of batching (default: {CHUNK_SIZE}); a re-run "
+                        "with the same inputs and chunk size resumes a Dask build")
     x.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     x.set_defaults(func=cmd_index)
 
@@ -292,6 +305,7 @@ def _query_batch(a) -> int:
     if a.queries_file != "-" and not Path(a.queries_file).is_file():
         raise UserError(f"queries file not found: {a.queries_file}")
     r = Retriever.load(a.run, a.data, a.cache, show_progress=not a.quiet)
+    index = _open_index(r, a.index)
     fh = sys.stdin if a.queries_file == "-" else open(a.queries_file, encoding="utf-8")
     n = bad = 0
     with fh:
@@ -302,7 +316,7 @@ def _query_batch(a) -> int:
             n += 1
             rec = {"line": no, "query": q}
             try:
-                df = r.search_smiles(q, a.top) if a.queries_are_smiles else r.search_text(q, a.top, index=a.index)
+                df = r.search_smiles(q, a.top) if a.queries_are_smiles else r.search_text(q, a.top, index=index)
                 rec["hits"] = _jsonable(df)
             except UserError as e:
                 bad += 1
@@ -312,6 +326,17 @@ def _query_batch(a) -> int:
         print(f"thinbridge: note: {bad} of {n} queries could not be answered (their lines carry \"error\")",
               file=sys.stderr)
     return 0
+
+
+def _open_index(r, path):
+    """The index at ``path`` (None: none), loaded once and checked against the run's bridge."""
+    if path is None:
+        return None
+    from .index import Index
+
+    index = Index.load(path)
+    r.check_index(index)
+    return index
 
 
 def cmd_query(a) -> int:
@@ -366,19 +391,26 @@ def cmd_query(a) -> int:
 
 
 def cmd_index(a) -> int:
+    from .build import check_options
     from .index import INDEX_DUPLICATES, INDEX_SKIPPED
+    from .library import expand_sources
     from .paths import check_out_dir
     from .retrieval import Retriever
 
     check_out_dir(a.out)
-    if not Path(a.smiles_file).is_file():
-        raise UserError(f"SMILES file not found: {a.smiles_file}")
+    check_options(a.chunk_size, a.kind, a.processes, a.scheduler, a.workers)
+    sources = expand_sources(a.smiles_file)
     r = Retriever.load(a.run, show_progress=not a.quiet)
-    res = r.build_index(a.smiles_file, a.out, chunk_size=a.chunk_size, workers=a.workers,
-                        show_progress=not a.quiet)
-    print(f"indexed {res['count']} molecules from {Path(a.smiles_file).name} into {a.out} "
-          f"({res['rows_read']} rows in {res['seconds']:.1f} s, {res['per_second']:.0f} rows/s, "
-          f"{res['workers']} worker(s))")
+    res = r.build_index(sources, a.out, chunk_size=a.chunk_size, kind=a.kind, processes=a.processes,
+                        scheduler=a.scheduler, workers=a.workers, show_progress=not a.quiet)
+    several = res["files"] > 1
+    what = f"{res['files']} files" if several else sources[0].name
+    how = (f"{res['processes']} process(es)" if res["engine"] != "dask" else
+           f"{res['workers']} Dask worker(s), {res['partitions_built']} of {res['partitions']} partitions built"
+           + (f", {res['partitions_reused']} kept from an earlier run" if res["partitions_reused"] else ""))
+    print(f"indexed {res['count']} molecules from {what} into {a.out} "
+          f"({res['rows_read']} rows in {res['seconds']:.1f} s, {res['per_second']:.0f} rows/s, {how})")
+    _print_search_kind(res)
     if res["duplicate_ids"]:
         ex = ", ".join(f"{i!r} on lines {', '.join(map(str, lines))}" for i, lines in res["duplicate_examples"].items())
         print(f"warning: {res['duplicate_ids']} id(s) name more than one molecule (e.g. {ex}); all entries kept, "
@@ -388,12 +420,31 @@ def cmd_index(a) -> int:
         print(f"warning: {res['rows_with_extra_fields']} row(s) have more fields than the header (first on lines "
               f"{lines}); the extra fields were not used", file=sys.stderr)
     if res["skipped"]:
-        ex = "; ".join(f"line {e['line']} ({e['reason']}: {e['smiles'][:40]!r})" for e in res["skipped_examples"][:3])
+        ex = "; ".join(f"{e['file'] + ' ' if several else ''}line {e['line']} ({e['reason']}: {e['smiles'][:40]!r})"
+                       for e in res["skipped_examples"][:3])
         more = " ..." if res["skipped"] > 3 else ""
         print(f"skipped {res['skipped']} row(s) that are not usable structures: {ex}{more}; "
               f"all listed in {Path(a.out) / INDEX_SKIPPED}")
     print(f"search it: thinbridge query {a.run} \"some text\" --index {a.out}")
     return 0
+
+
+def _print_search_kind(res: dict) -> None:
+    """The index's search structure, and for an approximate one its measured recall."""
+    from .ann import RECALL_TARGET
+
+    ann = res["ann"]
+    if not ann:
+        print("search: exact (every molecule scored)")
+        return
+    params = ", ".join(f"{k} {v}" for k, v in ann["params"].items() if k != "seed")
+    recall, queries = ann["recall_at_10"], ann["recall"]["queries"]
+    shown = f"{recall:.3f}" if recall is not None else "undefined (one molecule)"
+    print(f"search: {res['kind']} ({params}); recall@10 against exact search, {queries} of its own molecules "
+          f"as queries: {shown}")
+    if recall is not None and recall < RECALL_TARGET:
+        print(f"warning: recall@10 {recall:.3f} is below {RECALL_TARGET}; --kind exact finds every nearest molecule",
+              file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -432,18 +483,23 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"thinbridge: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("thinbridge: interrupted; partial output removed, worker processes stopped", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"thinbridge: interrupted; {_cleanup_note(e)}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `thinbridge query ... | head`: the reader left; not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 0
-    except _Terminated:
-        print("thinbridge: terminated; partial output removed, worker processes stopped", file=sys.stderr)
+    except _Terminated as e:
+        print(f"thinbridge: terminated; {_cleanup_note(e)}", file=sys.stderr)
         return 143
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _cleanup_note(e: BaseException) -> str:
+    """What an interrupted command left: the note a step attached (``thinbridge_note``), or the usual."""
+    return getattr(e, "thinbridge_note", "partial output removed, worker processes stopped")
 
 
 class _Terminated(BaseException):

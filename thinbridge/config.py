@@ -23,8 +23,13 @@ DRUG_ENCODERS = ("ecfp4", "ecfp4-count", "ecfp6", "fcfp4", "atompair", "torsion"
 BRIDGE_KINDS = ("linear", "mlp")
 #: retrieval protocols (:mod:`thinbridge.evaluation`)
 PROTOCOLS = ("distinct", "any_match", "pair")
-#: rows an index build reads, standardises and embeds at a time (:mod:`thinbridge.index`)
+#: lines of a library per partition: an index build's unit of work and of batching (:mod:`thinbridge.build`)
 CHUNK_SIZE = 4096
+#: index kinds (:mod:`thinbridge.ann`): exact search, or approximate with FAISS; auto picks by size
+INDEX_KINDS = ("exact", "hnsw", "ivfpq")
+INDEX_KIND_CHOICES = ("auto",) + INDEX_KINDS
+#: ``--kind auto`` builds an exact index below this many molecules, ``ivfpq`` from here on
+AUTO_EXACT_BELOW = 1_000_000
 
 
 @dataclass

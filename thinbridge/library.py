@@ -1,21 +1,47 @@
-"""Reading a user's compound library: a SMILES file or a table with a SMILES column.
+"""Reading a user's compound library: SMILES files or tables with a SMILES column, one file or many.
 
-:func:`read_library` looks at the first data line to tell the layout (:func:`sniff_layout`)
-and returns a lazy iterator of ``(line number, id, SMILES)`` rows (:func:`iter_rows`), so a
-file of any size is read once, a chunk at a time. Nothing is standardised here: that is the
-index builder's job (:mod:`thinbridge.index`).
+:func:`expand_sources` turns the files and globs a user names into a sorted list of files.
+:func:`plan_library` reads a file once, without chemistry, and cuts it into partitions of a
+fixed number of records: byte ranges that start on a record boundary (a quoted CSV field may
+hold a line break), with the file's sha256. :func:`read_library` returns a lazy iterator of
+:class:`Row` for a whole file or for one partition, so a file of any size is read a piece at a
+time and partitions can be read by different processes or machines.
+
+Lines are decoded one at a time: a line that is not valid UTF-8 becomes a row with a
+``problem`` (the index lists it in ``skipped.tsv`` with its file and line) instead of
+stopping a long build part-way. Nothing is standardised here: that is the index builder's job
+(:mod:`thinbridge.index`).
 """
 from __future__ import annotations
 
 import csv
+import glob
+import hashlib
+import os
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 from .errors import UserError
 
 #: header columns recognised in a SMILES file (case-insensitive), in order of preference
 SMILES_COLUMNS = ("smiles", "canonical_smiles")
 ID_COLUMNS = ("id", "name", "chembl_id", "molecule_chembl_id")
+#: the reason given in ``skipped.tsv`` for a line that could not be decoded
+UNREADABLE = "unreadable_line"
+_GLOB_CHARS = set("*?[")
+
+
+class Row(NamedTuple):
+    """One data row of a library: its line number (1-based, header included), id and SMILES.
+
+    ``problem`` says why the line could not be read (then ``smiles`` is not to be trusted);
+    empty for a readable row.
+    """
+
+    line: int
+    id: str
+    smiles: str
+    problem: str = ""
 
 
 def clean_field(s) -> str:
@@ -23,6 +49,52 @@ def clean_field(s) -> str:
     return " ".join(str(s).split()) if s is not None else ""
 
 
+# ----------------------------------------------------------------------------------------------
+# which files
+# ----------------------------------------------------------------------------------------------
+def expand_sources(specs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
+    """The files named by ``specs``: paths or globs (``libs/*.smi``, ``**`` for sub-folders).
+
+    Each glob's matches are sorted; the files keep the order of ``specs`` and appear once
+    each. A path that does not exist, a folder, or a glob that matches no file is a UserError.
+    """
+    if isinstance(specs, (str, os.PathLike)):
+        specs = [specs]
+    files: dict[Path, None] = {}
+    for spec in map(str, specs):
+        if not spec.strip():
+            raise UserError("empty --smiles-file: give a file or a glob such as 'libs/*.smi'")
+        if _GLOB_CHARS & set(spec):
+            matches = [Path(m) for m in sorted(glob.glob(os.path.expanduser(spec), recursive=True))]
+            matches = [m for m in matches if m.is_file()]
+            if not matches:
+                raise UserError(f"--smiles-file {spec!r} matches no file")
+        else:
+            p = Path(spec).expanduser()
+            if not p.exists():
+                raise UserError(f"SMILES file not found: {p}")
+            if p.is_dir():
+                raise UserError(f"{p} is a folder; give a file with one SMILES per line, a CSV with a SMILES "
+                                f"column, or a glob such as '{p / '*.smi'}'")
+            matches = [p]
+        for m in matches:
+            files.setdefault(m, None)
+    if not files:
+        raise UserError("no SMILES file given")
+    return list(files)
+
+
+def display_names(paths: Sequence[Path]) -> list[str]:
+    """How each file is named in ``ids.tsv`` and ``skipped.tsv``: its path relative to the
+    folder the files share (just the file name when there is one file or one folder)."""
+    resolved = [p.resolve() for p in paths]
+    base = Path(os.path.commonpath([p.parent for p in resolved]))
+    return [str(p.relative_to(base)) for p in resolved]
+
+
+# ----------------------------------------------------------------------------------------------
+# the layout of a file
+# ----------------------------------------------------------------------------------------------
 def _pick(names: list[str], wanted: Sequence[str]) -> int | None:
     for w in wanted:
         if w in names:
@@ -82,23 +154,78 @@ def _extra(layout: dict, no: int) -> None:
         stats["extra_field_lines"].append(no)
 
 
-def _table_rows(fh, layout: dict) -> Iterator[tuple[int, str, str]]:
-    reader = csv.reader(fh, delimiter=layout["sep"])
+def public_layout(layout: dict) -> dict:
+    """The parts of a layout worth recording in a manifest (not the counts made while reading)."""
+    return {k: layout[k] for k in ("format", "smiles_column", "id_column", "header_line")}
+
+
+def _is_table(layout: dict) -> bool:
+    return layout["sep"] in (",", "\t")
+
+
+# ----------------------------------------------------------------------------------------------
+# lines and rows
+# ----------------------------------------------------------------------------------------------
+class _Lines:
+    """Decoded lines of a binary file from byte ``start`` up to byte ``end``, numbered from ``first_line``.
+
+    ``offset`` is the byte after the last line handed out: a csv reader pulls one line at a
+    time, so after a record it is where the next record starts. Lines that are not valid
+    UTF-8 are decoded with replacement characters and listed in ``bad`` (line -> what is wrong).
+    ``digest``, if given, is fed every byte read.
+    """
+
+    def __init__(self, fh, start: int = 0, end: int | None = None, first_line: int = 1, digest=None):
+        fh.seek(start)
+        self.fh, self.offset, self.end, self.line, self.digest = fh, start, end, first_line - 1, digest
+        self.bad: dict[int, str] = {}
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        if self.end is not None and self.offset >= self.end:
+            raise StopIteration
+        raw = self.fh.readline()
+        if not raw:
+            raise StopIteration
+        at_start = self.offset == 0
+        self.offset += len(raw)
+        self.line += 1
+        if self.digest is not None:
+            self.digest.update(raw)
+        try:
+            return raw.decode("utf-8-sig" if at_start else "utf-8")
+        except UnicodeDecodeError as e:
+            self.bad[self.line] = f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})"
+            return raw.decode("utf-8", errors="replace")
+
+
+def _problem(lines: _Lines, first: int, last: int) -> str:
+    """What is wrong with the lines ``first..last`` of a record, or "" if they decoded."""
+    return next((f"line {no}: {lines.bad[no]}" for no in range(first, last + 1) if no in lines.bad), "")
+
+
+def _table_rows(lines: _Lines, layout: dict) -> Iterator[Row]:
+    reader = csv.reader(lines, delimiter=layout["sep"])
     si, ii, header = layout["si"], layout["ii"], layout["header_line"]
+    start = lines.line + 1
     for rec in reader:
-        no = reader.line_num
+        first, no = start, lines.line
+        start = no + 1
         if no <= header or not rec or not "".join(rec).strip() or rec[0].lstrip().startswith("#"):
             continue
         if len(rec) > layout["n_columns"]:
             _extra(layout, no)
         smi = rec[si].strip() if si < len(rec) else ""
         ident = clean_field(rec[ii]) if ii is not None and ii < len(rec) else ""
-        yield no, ident or f"line{no}", smi
+        yield Row(no, ident or f"line{no}", smi, _problem(lines, first, no))
 
 
-def _line_rows(fh, layout: dict) -> Iterator[tuple[int, str, str]]:
+def _line_rows(lines: _Lines, layout: dict) -> Iterator[Row]:
     si, ii, header = layout["si"], layout["ii"], layout["header_line"] or 0
-    for no, line in enumerate(fh, 1):
+    for line in lines:
+        no = lines.line
         s = line.strip()
         if no <= header or not s or s.startswith("#"):
             continue
@@ -111,22 +238,34 @@ def _line_rows(fh, layout: dict) -> Iterator[tuple[int, str, str]]:
         else:  # .smi: the SMILES, then optionally whitespace and an id (which may contain spaces)
             parts = s.split(None, 1)
             smi, ident = parts[0], clean_field(parts[1]) if len(parts) > 1 else ""
-        yield no, ident or f"line{no}", smi
+        yield Row(no, ident or f"line{no}", smi, _problem(lines, no, no))
 
 
-def iter_rows(path: Path, layout: dict) -> Iterator[tuple[int, str, str]]:
-    """``(line number, id, SMILES)`` for every data row; the id is ``line<N>`` where the file has none."""
-    with open(path, encoding="utf-8-sig", newline="") as fh:
+def _csv_error(path: Path, layout: dict, lines: _Lines, e: csv.Error) -> UserError:
+    return UserError(f"{path.name}: could not parse as {layout['format'].upper()} near line {lines.line}: {e}")
+
+
+def iter_rows(path: Path, layout: dict, part: dict | None = None) -> Iterator[Row]:
+    """Every data row of ``path``, or of the partition ``part`` (``start``/``end`` bytes,
+    ``first_line``) from :func:`plan_library`; the id is ``line<N>`` where the file has none."""
+    part = part or {"start": 0, "end": None, "first_line": 1}
+    with open(path, "rb") as fh:
+        lines = _Lines(fh, part["start"], part["end"], part["first_line"])
         try:
-            yield from (_table_rows if layout["sep"] in (",", "\t") else _line_rows)(fh, layout)
-        except UnicodeDecodeError:
-            raise UserError(f"{path.name}: not valid UTF-8; re-save the file as UTF-8") from None
+            yield from (_table_rows if _is_table(layout) else _line_rows)(lines, layout)
         except csv.Error as e:
-            raise UserError(f"{path.name}: could not parse as {layout['format'].upper()}: {e}") from None
+            raise _csv_error(path, layout, lines, e) from None
 
 
-def read_library(path: str | Path) -> tuple[Iterator[tuple[int, str, str]], dict]:
-    """Rows ``(line_number, id, smiles)`` of a SMILES file, and a description of its layout.
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise UserError(f"SMILES file not found: {path}")
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; give a file with one SMILES per line or a CSV with a SMILES column")
+
+
+def read_library(path: str | Path, part: dict | None = None) -> tuple[Iterator[Row], dict]:
+    """Rows (:class:`Row`) of a SMILES file, or of one partition of it, and the file's layout.
 
     Accepted: one SMILES per line, optionally followed by whitespace and an id (``.smi``);
     or a table (comma- or tab-separated, whitespace-separated) whose header names a SMILES
@@ -137,19 +276,49 @@ def read_library(path: str | Path) -> tuple[Iterator[tuple[int, str, str]], dict
     the header are counted in ``layout["stats"]`` (filled while the rows are read).
     """
     path = Path(path)
-    if not path.exists():
-        raise UserError(f"SMILES file not found: {path}")
-    if path.is_dir():
-        raise UserError(f"{path} is a folder; give a file with one SMILES per line or a CSV with a SMILES column")
+    _check_file(path)
     layout = sniff_layout(path, *_first_data_line(path))
-    public = {k: layout[k] for k in ("format", "smiles_column", "id_column", "header_line", "stats")}
-    return iter_rows(path, layout), public
+    return iter_rows(path, layout, part), layout
 
 
-def count_lines(path: Path) -> int:
-    """Lines in a file (a last line without a newline counts), read in 1 MiB blocks."""
-    n, last = 0, b"\n"
+# ----------------------------------------------------------------------------------------------
+# partitions
+# ----------------------------------------------------------------------------------------------
+def plan_library(path: str | Path, records_per_part: int, bar=None) -> dict:
+    """Read ``path`` once and cut it into partitions of ``records_per_part`` records.
+
+    A record is a line (a CSV record in a table, which may span lines; the header and blank
+    lines count). Returns ``path``, ``size``, ``mtime_ns``, ``sha256``, ``lines``, the
+    ``layout`` and ``partitions``: a list of ``{"start", "end", "first_line"}`` (bytes, and
+    the number of the partition's first line). ``bar`` (a progress bar) is advanced by the
+    bytes read. A CSV that cannot be parsed is a UserError naming the line, before any work.
+    """
+    path = Path(path)
+    _check_file(path)
+    layout = sniff_layout(path, *_first_data_line(path))
+    per = max(1, int(records_per_part))
+    digest = hashlib.sha256()
+    starts: list[tuple[int, int]] = [(0, 1)]
+    stat = path.stat()
     with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            n, last = n + chunk.count(b"\n"), chunk[-1:]
-    return n + (last != b"\n")
+        lines = _Lines(fh, digest=digest)
+        records = csv.reader(lines, delimiter=layout["sep"]) if _is_table(layout) else lines
+        reported = 0
+        try:
+            for i, _ in enumerate(records, 1):
+                if i % per == 0:
+                    starts.append((lines.offset, lines.line + 1))
+                    if bar is not None:
+                        bar.update(lines.offset - reported)
+                        reported = lines.offset
+        except csv.Error as e:
+            raise _csv_error(path, layout, lines, e) from None
+        size = lines.offset
+    if bar is not None:
+        bar.update(size - reported)
+    if len(starts) > 1 and starts[-1][0] >= size:
+        starts.pop()  # the last record ended a partition: nothing after it
+    bounds = [s for s, _ in starts[1:]] + [size]
+    return {"path": str(path), "size": size, "mtime_ns": stat.st_mtime_ns, "sha256": digest.hexdigest(),
+            "lines": lines.line, "layout": public_layout(layout),
+            "partitions": [{"start": s, "end": e, "first_line": no} for (s, no), e in zip(starts, bounds)]}

@@ -298,3 +298,13 @@ def interval_table(records: pd.DataFrame, split: str, models=None) -> pd.DataFra
     if models is not None:
         t = t.loc[[i for i in t.index if i[0] in models]]
     return t
+
+
+def pick(df: pd.DataFrame, **where) -> pd.Series:
+    """The first row of ``df`` whose columns equal the given values (``pick(tests, a="bridge", scope="global")``)."""
+    m = pd.Series(True, index=df.index)
+    for k, v in where.items():
+        m &= df[k] == v
+    if not m.any():
+        raise KeyError(f"no row with {where}")
+    return df[m].iloc[0]

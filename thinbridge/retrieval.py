@@ -8,6 +8,7 @@ and the notebooks::
     r.search_text("EGFR kinase inhibitor", k=5)           # DataFrame of molecules
     r.search_smiles("CC(=O)Oc1ccccc1C(=O)O", k=5)         # DataFrame of mechanism texts
     r.build_index("library.smi", "my_index")              # a user's own molecules
+    r.build_index("libs/*.smi", "big_index", workers=4, kind="hnsw")   # on Dask, approximate search
     r.search_text("EGFR kinase inhibitor", index="my_index")
 
 Candidates by default are the parent molecules (and the distinct mechanism texts, in the
@@ -15,7 +16,8 @@ run's text view) of the data the run was trained on, read from the ``pairs.tsv``
 the run and checked against its sha256. Embeddings are the bridge's L2-normalised outputs
 (:meth:`thinbridge.model.Bridge.embed`), so a score is a cosine similarity; top-k uses
 ``argpartition`` then sorts only the k best. Reading libraries lives in
-:mod:`thinbridge.library`, the on-disk index in :mod:`thinbridge.index`.
+:mod:`thinbridge.library`, the on-disk index in :mod:`thinbridge.index`, building one (here or
+on a Dask cluster) in :mod:`thinbridge.build`, approximate search in :mod:`thinbridge.ann`.
 """
 from __future__ import annotations
 
@@ -26,16 +28,7 @@ import numpy as np
 
 from .errors import UserError
 from .config import CHUNK_SIZE
-from .index import Index, standardise_one
-
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest scores, best first (argpartition, then a sort of k items)."""
-    n = len(scores)
-    k = min(int(k), n)
-    if k <= 0:
-        return np.empty(0, dtype=np.int64)
-    idx = np.argpartition(scores, n - k)[n - k:] if k < n else np.arange(n)
-    return idx[np.lexsort((idx, -scores[idx]))]  # score descending, ties by position
+from .index import Index, standardise_one, top_k
 
 
 def _check_k(k) -> int:
@@ -74,8 +67,7 @@ class Retriever:
         from .runfiles import WEIGHTS
 
         self.run_dir = Path(run_dir)
-        self.heads = heads  # NumpyHeads: searching needs no torch
-        self._model = None
+        self.heads = heads  # NumpyHeads: searching and index builds need no torch
         self.record = record
         self.cfg = RunConfig.from_dict(record.get("config") or {}, source=str(self.run_dir / "config.json"))
         self.data_dir = Path(data_dir) if data_dir is not None else None
@@ -119,17 +111,8 @@ class Retriever:
             raise UserError(f"{run}: trained with text encoder {have!r}, but its text model {text_model!r} "
                             f"resolves to {want!r} here; make that model available")
         dd = data_dir if data_dir is not None else rec.get("data_dir")
-        return cls(run, NumpyHeads(state), rec, Path(dd) if dd else None, Path(cache_dir) if cache_dir else None,
+        return cls(run, NumpyHeads(state, name), rec, Path(dd) if dd else None, Path(cache_dir) if cache_dir else None,
                    show_progress)
-
-    @property
-    def model(self):
-        """The bridge as a torch module (loaded on first use: index builds embed with it)."""
-        if self._model is None:
-            from .model import load_run
-
-            self._model, _ = load_run(self.run_dir)
-        return self._model
 
     # -- the run's own data ------------------------------------------------------------------
     @property
@@ -262,8 +245,8 @@ class Retriever:
         if built_with != ours:
             raise UserError(f"index {index.path} holds {built_with or 'unknown'} drug features, this run uses {ours}; "
                             f"rebuild it with `thinbridge index {self.run_dir} --smiles-file FILE --out {index.path}`")
-        if index.embeddings.shape[1] != self.dim:
-            raise UserError(f"index {index.path} has dim {index.embeddings.shape[1]}, the run {self.dim}")
+        if index.dim != self.dim:
+            raise UserError(f"index {index.path} has dim {index.dim}, the run {self.dim}")
 
     def _candidate_rows(self, candidates) -> np.ndarray:
         """Rows of :attr:`molecules` selected by parent InChIKeys or by a boolean mask over the pairs."""
@@ -302,13 +285,12 @@ class Retriever:
                 raise UserError("candidates select molecules of the run's data; they do not apply to an index")
             idx = index if isinstance(index, Index) else Index.load(index)
             self.check_index(idx)
-            q = self.embed_texts([query])[0]
-            scores = idx.embeddings @ q
-            top = top_k(scores, k)
+            top, scores = idx.search(self.embed_texts([query])[0], k)
             out = idx.table.iloc[top][["id", "smiles", "parent_smiles", "parent_inchikey"]].reset_index(drop=True)
-            out.insert(0, "score", scores[top].astype(float))
+            out.insert(0, "score", scores.astype(float))
             out.insert(0, "rank", np.arange(1, len(top) + 1))
             out.attrs["n_candidates"] = len(idx)
+            out.attrs["index_kind"] = idx.kind
             return out
         emb = self.molecule_embeddings()
         rows = np.arange(len(emb)) if candidates is None else self._candidate_rows(candidates)
@@ -346,12 +328,14 @@ class Retriever:
         return out
 
     # -- building an index ------------------------------------------------------------------------
-    def build_index(self, smiles_file: str | Path, out: str | Path, chunk_size: int = CHUNK_SIZE,
-                    workers: int | None = None, show_progress: bool = True) -> dict:
-        """Standardise, fingerprint and embed a SMILES file into an index folder
-        (:func:`thinbridge.index.build_index` with this run's bridge)."""
-        from .index import build_index
+    def build_index(self, smiles_files, out: str | Path, chunk_size: int = CHUNK_SIZE, kind: str = "auto",
+                    processes: int | None = None, scheduler: str | None = None, workers: int | None = None,
+                    show_progress: bool = True) -> dict:
+        """Standardise, fingerprint and embed SMILES files (paths or globs) into an index folder,
+        here or on a Dask cluster (:func:`thinbridge.build.build_index` with this run's bridge)."""
+        from .build import build_index
 
         run = {"path": self.run_dir, "model_sha256": self.model_sha256, "encoders": self.record.get("encoders"),
                "data_hash": self.record.get("data_hash"), "drug_encoder": self.cfg.drug_encoder}
-        return build_index(self.model, run, smiles_file, out, chunk_size, workers, show_progress)
+        return build_index(self.heads, run, smiles_files, out, chunk_size=chunk_size, kind=kind, processes=processes,
+                           scheduler=scheduler, workers=workers, show_progress=show_progress)
