@@ -177,7 +177,8 @@ def _on_dask(scheduler, workers, sources, chunk_size, run, heads, out, show_prog
             writer, info = _build_on_dask(client, plan, heads, out, show_progress)
     except BaseException as e:
         if not isinstance(e, Exception) and (out / shards.SHARD_DIR).is_dir():  # Ctrl-C, SIGTERM
-            e.thinbridge_note = (f"finished shards kept in {out / shards.SHARD_DIR}, Dask workers stopped; "
+            stopped = "Dask workers stopped" if scheduler is None else "Dask tasks cancelled"
+            e.thinbridge_note = (f"finished shards kept in {out / shards.SHARD_DIR}, {stopped}; "
                                  "run the same command to resume")
         raise
     return plan, writer, info
