@@ -374,7 +374,7 @@ def markdown(res: dict) -> str:
         "the time is a full read from the page cache); at and below, one product over the memory-mapped file.",
         "* **Projected** rows were not built here (HNSW adds one vector at a time on one thread); their figures "
         "come from the largest measured HNSW as the row says, and are estimates.",
-        "* Parameters at the largest measured size: "
+        "* Parameters (the defaults) at the largest size each kind was measured: "
         + "; ".join(f"{k}: " + ", ".join(f"{p} {v}" for p, v in ps.items() if p != "seed") for k, ps in params.items())
         + ".",
         _geometry_note(res["search"]),
@@ -384,13 +384,18 @@ def markdown(res: dict) -> str:
 
 
 def _geometry_note(search: list[dict]) -> str:
-    """Where text queries sit against the molecules, from the measured scores at the largest size."""
+    """Where text queries sit against the molecules (measured scores at the largest size), and
+    how often text recall fell below own recall."""
     s = [x for x in search if x["measured"]][-1]
+    approx = [x for x in search if x["measured"] and x["kind"] != "exact"]
+    lower = [x for x in approx if x["recall_at_10_text"] < x["recall_at_10_own"]]
+    which = ", ".join(f"{x['kind']} at {x['n']:,}" for x in lower) or "none"
     return (f"* Where the queries sit (at {s['n']:,}): a text query's best cosine averages "
             f"{s['text_best_score_mean']:.2f} and its 10th {s['text_10th_score_mean']:.2f}; a molecule's nearest "
             f"other molecule {s['own_nearest_other_score_mean']:.2f}. Text queries sit away from the molecules, "
-            "where near-ties are many and approximate structures built over the molecules are least precise: "
-            "compare the two recall columns.")
+            f"with many near-ties among their best hits; text recall is below own recall in {len(lower)} of the "
+            f"{len(approx)} approximate rows ({which}). "
+            "The recall `thinbridge index` reports is the own one.")
 
 
 if __name__ == "__main__":

@@ -101,6 +101,12 @@ def _partitions(plan: dict):
 # ----------------------------------------------------------------------------------------------
 # the two engines
 # ----------------------------------------------------------------------------------------------
+def _unfinished(out: Path) -> None:
+    """Mark ``out`` as not an index while it is rebuilt (a build that stops leaves no manifest);
+    done only once the build can start, so a mistake caught before leaves an old index intact."""
+    (out / INDEX_MANIFEST).unlink(missing_ok=True)
+
+
 def _standardiser(processes: int):
     """:func:`standardise_batch` over a partition, in parts spread over ``processes`` forked processes."""
     from .parallel import parallel_map
@@ -115,6 +121,7 @@ def _standardiser(processes: int):
 
 def _build_here(plan: dict, heads, out: Path, processes: int | None, show_progress: bool) -> tuple[IndexWriter, dict]:
     """Embed the partitions in order in this process and append each to the files."""
+    _unfinished(out)
     total = _total_lines(plan)
     processes = int(processes) if processes else ((os.cpu_count() or 1) if total >= PARALLEL_MIN_ROWS else 1)
     standardise = _standardiser(processes)
@@ -136,6 +143,7 @@ def _build_on_dask(client, plan: dict, heads, out: Path, show_progress: bool) ->
     from .cluster import check_workers, run_partitions
 
     info = {"engine": "dask", **check_workers(client)}
+    _unfinished(out)
     folder, done = shards.start_plan(out, plan)
     todo = [(name, (source, fi, pi, str(folder))) for fi, source, pi, _ in _partitions(plan)
             if (name := shards.shard_name(fi, pi)) not in done]
@@ -169,7 +177,8 @@ def _on_dask(scheduler, workers, sources, chunk_size, run, heads, out, show_prog
             writer, info = _build_on_dask(client, plan, heads, out, show_progress)
     except BaseException as e:
         if not isinstance(e, Exception) and (out / shards.SHARD_DIR).is_dir():  # Ctrl-C, SIGTERM
-            e.thinbridge_note = (f"finished shards kept in {out / shards.SHARD_DIR}, Dask workers stopped; "
+            stopped = "Dask workers stopped" if scheduler is None else "Dask tasks cancelled"
+            e.thinbridge_note = (f"finished shards kept in {out / shards.SHARD_DIR}, {stopped}; "
                                  "run the same command to resume")
         raise
     return plan, writer, info
@@ -197,7 +206,6 @@ def build_index(heads, run: dict, smiles_files, out: str | Path, chunk_size: int
     out = Path(out)
     _check_out(out, run["path"])
     out.mkdir(parents=True, exist_ok=True)
-    (out / INDEX_MANIFEST).unlink(missing_ok=True)  # an unfinished build leaves no manifest
     t0 = time.perf_counter()
     if scheduler is not None or workers is not None:
         plan, writer, info = _on_dask(scheduler, workers, sources, chunk_size, run, heads, out, show_progress)
