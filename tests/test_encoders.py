@@ -48,3 +48,14 @@ def test_features_are_cached_under_the_encoders_identity(tmp_path):
     names = sorted(p.name for p in tmp_path.glob("*.safetensors"))
     assert len(names) == 1 and names[0].startswith("drug-maccs-167-")
     np.testing.assert_array_equal(a, F.drug_features([ASPIRIN, CAFFEINE], tmp_path, False, "maccs"))
+
+
+def test_descriptors_inside_a_daemonic_worker_run_in_that_worker():
+    """rdkit2d spreads its work over processes, except inside a pool's (daemonic) worker, which may
+    not have children: there it runs in place, with the same result."""
+    from thinbridge.parallel import parallel_map
+
+    smiles = [ASPIRIN, CAFFEINE] * 150  # more than one part of 256
+    here = F.rdkit2d(smiles)
+    inside = parallel_map(F.rdkit2d, [smiles, smiles[:2]], n_jobs=2)
+    np.testing.assert_array_equal(inside[0], here)

@@ -25,13 +25,16 @@ _JOB: tuple[Callable, Sequence] | None = None
 
 def n_workers(n_jobs: int | None, n_items: int, min_items: int = 1) -> int:
     """Workers to use: ``n_jobs`` (None or 0: every core, at most 8), never more than the items,
-    and one when there are fewer than ``min_items`` items or no fork (forking costs more than it saves)."""
+    and one when there are fewer than ``min_items`` items (forking costs more than it saves), no
+    fork, or this process is itself a daemonic worker (a pool's or a Dask worker's: it may not
+    have children)."""
     import multiprocessing as mp
 
     if n_jobs is not None and int(n_jobs) < 0:
         raise ValueError(f"n_jobs must be >= 0 (0 or None: every core), got {n_jobs}")
     n = int(n_jobs) if n_jobs else min(os.cpu_count() or 1, 8)
-    if n_items < max(2, min_items) or "fork" not in mp.get_all_start_methods() or _forking_is_unsafe():
+    if (n_items < max(2, min_items) or "fork" not in mp.get_all_start_methods() or _forking_is_unsafe()
+            or mp.current_process().daemon):
         return 1
     return max(1, min(n, n_items))
 
