@@ -221,14 +221,19 @@ def test_index_reports_duplicate_ids_and_extra_fields(tmp_path, small_run):
     (signal.SIGINT, 130, "interrupted", "--workers", "finished shards kept"),  # Dask: resumable
 ])
 def test_interrupted_index_build_stops_its_workers(tmp_path, small_run, sig, code, word, engine, left):
-    smiles = [r["canonical_smiles"] for r in generated_rows(40, 3)] * 300
+    smiles = [r["canonical_smiles"] for r in generated_rows(40, 3)] * 2000  # minutes of work: never done first
     lib = tmp_path / "big.smi"
     lib.write_text("\n".join(f"{s} m{i}" for i, s in enumerate(smiles)) + "\n")
     proc = subprocess.Popen([sys.executable, "-m", "thinbridge.cli", "index", str(small_run["run"]),
                              "--smiles-file", str(lib), "--out", str(tmp_path / "i"), engine, "2",
                              "--chunk-size", "512", "-q"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    time.sleep(12)  # past start-up, into the build
+    started = time.monotonic()  # interrupt once the build has written something, whatever the machine's speed
+    while time.monotonic() - started < 90 and proc.poll() is None and not any(
+            p.is_file() and p.stat().st_size for p in (tmp_path / "i").rglob("*")):
+        time.sleep(0.2)
+    time.sleep(1)
+    assert proc.poll() is None, "the build ended before it could be interrupted"
     children = _children(proc.pid)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)

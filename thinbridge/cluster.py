@@ -90,6 +90,9 @@ def connect(scheduler: str | None = None, workers: int | None = None):
             client = distributed.Client(cluster, set_as_default=False)
         try:
             yield client
+        except BaseException:  # Ctrl-C, SIGTERM or an error: the teardown's own complaints (closed comms) are noise
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+            raise
         finally:
             client.close()
             if cluster is not None:
