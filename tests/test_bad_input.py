@@ -215,6 +215,12 @@ def test_index_reports_duplicate_ids_and_extra_fields(tmp_path, small_run):
     one_line_error(tb("query", small_run["run"], "--smiles", "[Na+].[Cl-]"), "salts")
 
 
+def _default_sigint() -> None:
+    """A build started from a background job (``cmd &`` in a script, as CI may run us) inherits an
+    ignored SIGINT, and Python then keeps ignoring it: restore the default so Ctrl-C reaches it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig, code, word, engine, left", [
     (signal.SIGINT, 130, "interrupted", "--processes", "partial output removed"),
     (signal.SIGTERM, 143, "terminated", "--processes", "partial output removed"),
@@ -227,7 +233,7 @@ def test_interrupted_index_build_stops_its_workers(tmp_path, small_run, sig, cod
     proc = subprocess.Popen([sys.executable, "-m", "thinbridge.cli", "index", str(small_run["run"]),
                              "--smiles-file", str(lib), "--out", str(tmp_path / "i"), engine, "2",
                              "--chunk-size", "512", "-q"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
     started = time.monotonic()  # interrupt once the build has written something, whatever the machine's speed
     while time.monotonic() - started < 90 and proc.poll() is None and not any(
             p.is_file() and p.stat().st_size for p in (tmp_path / "i").rglob("*")):
