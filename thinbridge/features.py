@@ -46,34 +46,30 @@ def _mols(smiles: Sequence[str], desc: str, show_progress: bool):
         yield mol
 
 
-def _fingerprints(smiles, make, counts: bool, desc: str, show_progress: bool) -> np.ndarray:
-    """One fingerprint row per SMILES from an RDKit fingerprint generator: bits (uint8) or counts
-    (float32, ``GetCountFingerprintAsNumPy``)."""
-    gen = make()
-    rows = [gen.GetCountFingerprintAsNumPy(m) if counts else gen.GetFingerprintAsNumPy(m)
-            for m in _mols(smiles, desc, show_progress)]
-    return np.asarray(rows, dtype=np.float32 if counts else np.uint8).reshape(len(rows), -1)
+def _fingerprints(smiles, gen, counts: bool, desc: str, show_progress: bool) -> np.ndarray:
+    """One 2,048-wide row per SMILES from an RDKit fingerprint generator: bits (uint8) or counts
+    (float32, ``GetCountFingerprintAsNumPy``). An unparsable SMILES raises UserError."""
+    out = np.zeros((len(smiles), ECFP_BITS), dtype=np.float32 if counts else np.uint8)
+    for i, mol in enumerate(_mols(smiles, desc, show_progress)):
+        out[i] = gen.GetCountFingerprintAsNumPy(mol) if counts else gen.GetFingerprintAsNumPy(mol)
+    return out
 
 
 def ecfp4(smiles: Sequence[str], show_progress: bool = False) -> np.ndarray:
     """ECFP4 bit vectors, shape ``(n, 2048)``, dtype uint8. An unparsable SMILES raises UserError."""
     from rdkit.Chem import rdFingerprintGenerator
 
-    out = np.zeros((len(smiles), ECFP_BITS), dtype=np.uint8)
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=ECFP_RADIUS, fpSize=ECFP_BITS)
-    for i, mol in enumerate(_mols(smiles, "ECFP4", show_progress)):
-        out[i] = gen.GetFingerprintAsNumPy(mol)
-    return out
+    return _fingerprints(smiles, gen, False, "ECFP4", show_progress)
 
 
 def _morgan(radius: int, counts: bool = False, features: bool = False):
     def compute(smiles, show_progress=False):
         from rdkit.Chem import rdFingerprintGenerator
 
-        def make():
-            inv = rdFingerprintGenerator.GetMorganFeatureAtomInvGen() if features else None
-            return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=ECFP_BITS, atomInvariantsGenerator=inv)
-        return _fingerprints(smiles, make, counts, f"Morgan r{radius}", show_progress)
+        inv = rdFingerprintGenerator.GetMorganFeatureAtomInvGen() if features else None
+        gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=ECFP_BITS, atomInvariantsGenerator=inv)
+        return _fingerprints(smiles, gen, counts, f"Morgan r{radius}", show_progress)
     return compute
 
 
@@ -83,7 +79,7 @@ def _hashed(kind: str):
 
         make = {"atompair": rdFingerprintGenerator.GetAtomPairGenerator,
                 "torsion": rdFingerprintGenerator.GetTopologicalTorsionGenerator}[kind]
-        return _fingerprints(smiles, lambda: make(fpSize=ECFP_BITS), False, kind, show_progress)
+        return _fingerprints(smiles, make(fpSize=ECFP_BITS), False, kind, show_progress)
     return compute
 
 

@@ -31,11 +31,6 @@ def _patterns() -> tuple[list, list]:
     return read(standardizer._solvents_file), read(standardizer._salts_file)
 
 
-def _matches(frag, pat) -> bool:
-    return (frag.GetNumAtoms() == pat.GetNumAtoms() and frag.GetNumBonds() == pat.GetNumBonds()
-            and frag.HasSubstructMatch(pat))
-
-
 @lru_cache(maxsize=2)
 def _by_size(which: int) -> dict[tuple[int, int], list]:
     """The solvent (0) or salt (1) patterns grouped by (atoms, bonds): a fragment can only match a
@@ -53,8 +48,7 @@ def is_listed(frag) -> bool:
     frag = Chem.RemoveHs(frag, sanitize=False)
     frag.UpdatePropertyCache(strict=False)
     Chem.SetAromaticity(frag)
-    solvents, salts = _patterns()
-    return any(_matches(frag, p) for p in solvents + salts)
+    return not (_strip([frag], 0)[0] and _strip([frag], 1)[0])
 
 
 def _strip(frags, which: int) -> list[int]:

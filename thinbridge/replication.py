@@ -34,7 +34,6 @@ from .parallel import parallel_map
 
 SCOPES = ("global", "within_target", "solvable")
 METRICS = ("R@1", "MRR")
-BASELINES = ("random heads", "PCA+CCA", "random ranking", "ridge", "text neighbours")
 
 
 def inputs_label(cfg: RunConfig) -> str:
@@ -63,10 +62,6 @@ def random_query_table(task: E.Task) -> pd.DataFrame:
                          "in_group": allowed.sum(1) >= 2, "solvable": E.solvable(task, allowed)})
 
 
-def _scores(task: E.Task, zd: np.ndarray, zt: np.ndarray) -> np.ndarray:
-    return E.task_scores(task, zd, zt)
-
-
 def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim: int, extra: bool) -> list:
     """Per-query tables of the frozen baselines on one split and one set of inputs."""
     from .baselines import CCABaseline, RidgeBaseline, random_heads, text_neighbour_scores
@@ -77,21 +72,21 @@ def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim
     for s in seeds:
         zd, zt = embed(random_heads(inp.x_drug.shape[1], inp.x_text.shape[1], dim, s), inp.x_drug[rows],
                        inp.x_text[rows])
-        out.append(("random heads", label, s, query_table(task, _scores(task, zd, zt))))
+        out.append(("random heads", label, s, query_table(task, E.task_scores(task, zd, zt))))
     cca = CCABaseline().fit(inp.x_drug[tr], inp.x_text[tr])
-    out.append(("PCA+CCA", label, 0, query_table(task, _scores(task, *cca.transform(inp.x_drug[rows], inp.x_text[rows])))))
+    out.append(("PCA+CCA", label, 0, query_table(task, E.task_scores(task, *cca.transform(inp.x_drug[rows], inp.x_text[rows])))))
     out.append(("random ranking", label, 0, random_query_table(task)))
     if extra:
         val = E.build_tasks(inp.pairs.iloc[va], [inp.texts[i] for i in va], "distinct")["text_to_drug"]
 
         def val_mrr(model):
             zd, zt = model.transform(inp.x_drug[va], inp.x_text[va])
-            return float(query_table(val, _scores(val, zd, zt)).rr.mean())
+            return float(query_table(val, E.task_scores(val, zd, zt)).rr.mean())
         ridge = RidgeBaseline().fit(inp.x_drug[tr], inp.x_text[tr]).select(val_mrr)
-        out.append(("ridge", label, 0, query_table(task, _scores(task, *ridge.transform(inp.x_drug[rows],
+        out.append(("ridge", label, 0, query_table(task, E.task_scores(task, *ridge.transform(inp.x_drug[rows],
                                                                                        inp.x_text[rows])))))
         q = inp.x_text[rows][task.query_rows]
-        nn = text_neighbour_scores(q, inp.x_text[tr], inp.x_drug[tr], inp.x_drug[rows][task.cand_rows])
+        nn = text_neighbourE.task_scores(q, inp.x_text[tr], inp.x_drug[tr], inp.x_drug[rows][task.cand_rows])
         out.append(("text neighbours", label, 0, query_table(task, nn)))
     return out
 
@@ -116,7 +111,7 @@ def _split_unit(job: tuple) -> pd.DataFrame:
                 for name, cfg in members for s in model_seeds]
         for (name, cfg), (model, _) in zip(cfgs, fit_many(inp, [c for _, c in cfgs])):
             zd, zt = embed(model, inp.x_drug[rows], inp.x_text[rows])
-            tables.append((name, label, cfg.seed, query_table(task, _scores(task, zd, zt))))
+            tables.append((name, label, cfg.seed, query_table(task, E.task_scores(task, zd, zt))))
         if baselines is True or label in (baselines or ()):
             tables += _baseline_tables(inp, rows, task, label, model_seeds, members[0][1].dim, extra)
     return pd.concat([t.assign(model=name, inputs=label, model_seed=s, split=kind, split_seed=split_seed)
