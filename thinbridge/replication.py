@@ -86,7 +86,7 @@ def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim
         out.append(("ridge", label, 0, query_table(task, E.task_scores(task, *ridge.transform(inp.x_drug[rows],
                                                                                        inp.x_text[rows])))))
         q = inp.x_text[rows][task.query_rows]
-        nn = text_neighbourE.task_scores(q, inp.x_text[tr], inp.x_drug[tr], inp.x_drug[rows][task.cand_rows])
+        nn = text_neighbour_scores(q, inp.x_text[tr], inp.x_drug[tr], inp.x_drug[rows][task.cand_rows])
         out.append(("text neighbours", label, 0, query_table(task, nn)))
     return out
 
