@@ -46,7 +46,11 @@ def _forking_is_unsafe() -> bool:
     return torch is not None and hasattr(torch, "get_num_threads") and torch.get_num_threads() > 1
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _init_worker() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # held by the parent while forking
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's handler: terminate() just ends a worker
     if sys.platform.startswith("linux"):
@@ -81,11 +85,20 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], n_jobs: int | None = 
     import warnings
 
     _JOB = (fn, items)
+    # Ctrl-C or SIGTERM while the pool is being set up would strike inside multiprocessing's own
+    # bookkeeping (a half-made Finalize object, a traceback at exit): hold them until the pool
+    # exists and its clean-up is in place, then take them
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork of a threaded process
-            pool = mp.get_context("fork").Pool(n, initializer=_init_worker)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork of a threaded process
+                pool = mp.get_context("fork").Pool(n, initializer=_init_worker)
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            raise
         with pool:  # __exit__ terminates the workers, also on an error or Ctrl-C
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             return list(progress(pool.imap(_call, range(len(items)), chunksize=max(1, int(chunksize))), **bar))
     finally:
         _JOB = None
