@@ -181,7 +181,10 @@ print("\n".join(counts))  # one print: the output is one block, however the kern
 # (`rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)`).
 # *Text*: sentence embeddings from the text model (by default all-MiniLM-L6-v2, 384-d, offline;
 # the paper used a biomedical encoder, which any user with network can pass as `text_model`).
-# Both are cached under `artifacts/data/cache`, keyed by encoder identity and a hash of the inputs.
+# The default model runs in numpy (`thinbridge.minibert`: the same embeddings as
+# sentence-transformers to float tolerance, faster under the portable kernels; its cache files
+# say `@numpy`). Both are cached under `artifacts/data/cache`, keyed by encoder identity and a
+# hash of the inputs.
 # The book trains on the `rich` view, with and without the name.
 
 # %%

@@ -10,7 +10,10 @@ Writes ``benchmarks/train.json`` with
   and the new way (sparse drug head, all K stacked: :func:`thinbridge.grid.fit_many`), and the
   ratio;
 * the PCA+CCA baseline the old way (scikit-learn's randomized PCA and NIPALS CCA) and the new
-  way (closed form), and the ratio.
+  way (closed form), and the ratio;
+* the text features of the book's largest text view (``rich`` with the drug name) the old way
+  (sentence-transformers, model load included) and the new way (the numpy BERT of
+  :mod:`thinbridge.minibert`), both on every core, the ratio and the largest difference.
 
 Timings are wall clock on whatever else the machine is doing; the ratios compare paths measured
 minutes apart in one run. ``python scripts/bench_train.py [--input PATH] [--k 12]``.
@@ -95,6 +98,19 @@ def main() -> int:
         t0 = time.perf_counter()
         CCABaseline().fit(inp.x_drug[tr], inp.x_text[tr])
         t_cca_new = time.perf_counter() - t0
+
+        from thinbridge import data as D
+        from thinbridge import features as F
+
+        texts = sorted(set(D.text_view(D.load_pairs(data), "rich", True)))
+        t0 = time.perf_counter()
+        old_text = F.embed_texts_uncached(texts, F.load_text_model(None))  # a model object: sentence-transformers
+        t_text_old = time.perf_counter() - t0
+        assert F.text_backend(None) == "numpy"
+        F._QUICK.clear()
+        t0 = time.perf_counter()
+        new_text = F.embed_texts_uncached(texts)
+        t_text_new = time.perf_counter() - t0
     finally:
         shutil.rmtree(work, ignore_errors=True)
     g = metrics["test"]["text_to_drug"]["global"]
@@ -112,6 +128,9 @@ def main() -> int:
                  "new_sparse_stacked_s": round(t_new, 2), "speedup": round(t_old / t_new, 1)},
         "pca_cca_baseline": {"old_sklearn_randomized_pca_nipals_s": round(t_cca_old, 2),
                              "new_closed_form_s": round(t_cca_new, 2), "speedup": round(t_cca_old / t_cca_new, 1)},
+        "text_features": {"texts": len(texts), "old_sentence_transformers_s": round(t_text_old, 2),
+                          "new_numpy_bert_s": round(t_text_new, 2), "speedup": round(t_text_old / t_text_new, 1),
+                          "max_abs_difference": float(abs(old_text - new_text).max())},
         "defaults_test_text_to_drug_global": {"R@1": g["R@1"], "MRR": g["MRR"]},
     }
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

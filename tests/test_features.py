@@ -183,7 +183,7 @@ def test_text_features_shape_and_identical_rows(text_model, tmp_path):
     # cached: the second call does not need the model
     cached = F.text_features(TEXTS, cache_dir=tmp_path, show_progress=False)
     np.testing.assert_array_equal(cached, x)
-    assert any(p.name.startswith("text-sentence-transformers_all-MiniLM-L6-v2-") for p in tmp_path.iterdir())
+    assert any(p.name.startswith("text-sentence-transformers_all-MiniLM-L6-v2_numpy-") for p in tmp_path.iterdir())
 
 
 def test_text_features_second_call_uses_cache(text_model, tmp_path, monkeypatch):

@@ -272,13 +272,11 @@ def _quick_model(name_or_path: str | None):
 
 
 def encode_queries(texts: Sequence[str], model: str | None = None) -> np.ndarray:
-    """Sentence embeddings of a few query texts, fast: numpy where the model allows (no torch,
-    no sentence-transformers import), else sentence-transformers; the same vectors to float
-    tolerance either way. Bulk features for training go through :func:`text_features`."""
-    quick = _quick_model(model)
-    if quick is not None:
-        return quick.encode(list(texts))
-    return embed_texts_uncached(texts, model)
+    """Sentence embeddings of a few query texts, in this process, by the same code as the
+    training-time features (:func:`text_backend`): for the default model numpy, with no torch or
+    sentence-transformers import (equal to the training features to float tolerance: in its
+    last bits a text's embedding depends on the texts batched with it)."""
+    return embed_texts_uncached(texts, model, n_jobs=1)
 
 
 def token_count(text: str, model: str | None = None) -> tuple[int, int]:
@@ -291,17 +289,38 @@ def token_count(text: str, model: str | None = None) -> tuple[int, int]:
     return len(m.tokenizer(text, add_special_tokens=True)["input_ids"]), int(m.max_seq_length)
 
 
-#: Texts are encoded in fixed chunks of this many, in the order given. In its last bits a
-#: text's embedding depends on the other texts padded into its batch, so the chunks, not the
-#: number of worker processes that encode them, fix the result.
+#: Texts are encoded in fixed chunks of this many, in the order given (sentence-transformers
+#: backend). In its last bits a text's embedding there depends on the other texts padded into its
+#: batch, so the chunks, not the number of worker processes that encode them, fix the result.
 ENCODE_CHUNK = 256
+#: ``THINBRIDGE_TEXT_BACKEND=sentence-transformers`` forces the sentence-transformers backend
+BACKEND_ENV = "THINBRIDGE_TEXT_BACKEND"
+
+
+def text_backend(model=None) -> str:
+    """Which code computes text features for ``model``: ``"numpy"`` (:mod:`thinbridge.minibert`,
+    for a local BERT folder with mean pooling, the default model among them) or
+    ``"sentence-transformers"`` (any other model, a loaded SentenceTransformer object, or
+    ``THINBRIDGE_TEXT_BACKEND=sentence-transformers``). The two agree to float tolerance
+    (``tests/test_minibert.py``); numpy is ~2.5x faster under the portable kernels
+    (:mod:`thinbridge.numerics` keeps torch's BLAS on its slow SSE2 branch) and gives the same
+    bits for the same set of texts in any order."""
+    if os.environ.get(BACKEND_ENV, "").strip().lower() in {"sentence-transformers", "torch", "st"}:
+        return "sentence-transformers"
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        return "sentence-transformers"
+    return "numpy" if _quick_model(model) is not None else "sentence-transformers"
 
 
 def embed_texts_uncached(texts: Sequence[str], model=None, batch_size: int = 64, show_progress: bool = False,
                          n_jobs: int | None = None) -> np.ndarray:
-    """Sentence embeddings, float32 ``(n, D)``, no cache; chunks of :data:`ENCODE_CHUNK` texts are
-    encoded on ``n_jobs`` processes (default: every core; the same numbers with any number)."""
-    model = model if model is not None and not isinstance(model, str) else load_text_model(model)
+    """Sentence embeddings, float32 ``(n, D)``, no cache, on ``n_jobs`` processes (default: every
+    core; the same numbers with any number). See :func:`text_backend` for which code runs."""
+    texts = list(texts)
+    if text_backend(model) == "numpy":
+        quick = _quick_model(model)
+        return quick.encode(texts, n_jobs=n_jobs, show_progress=show_progress and _progress_on())
+    model = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_text_model(model)
     import torch
 
     from .parallel import parallel_map
@@ -311,7 +330,6 @@ def embed_texts_uncached(texts: Sequence[str], model=None, batch_size: int = 64,
         return model.encode(chunk, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False,
                             normalize_embeddings=False)
 
-    texts = list(texts)
     chunks = [texts[i:i + ENCODE_CHUNK] for i in range(0, len(texts), ENCODE_CHUNK)]
     if str(getattr(model, "device", "cpu")).startswith("cuda"):
         n_jobs = 1  # one GPU process; CUDA does not survive a fork
@@ -454,6 +472,8 @@ def text_features(
     if any(not isinstance(t, str) or not t.strip() for t in texts):
         raise UserError("empty text given to the text encoder")
     enc = text_encoder_id(model)
+    if text_backend(model) == "numpy":
+        enc += "@numpy"  # its own cache files: the backends agree to float tolerance, not in every bit
     return cached("text", enc, texts, lambda u: embed_texts_uncached(u, model, show_progress=show_progress), cache_dir)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -47,13 +48,24 @@ class SparseRows:
 
     def take(self, rows: torch.Tensor) -> "SparseRows":
         """The rows ``rows`` (a 1-D index tensor), in that order."""
-        starts = self.offsets
-        ends = torch.cat((self.offsets[1:], torch.tensor([len(self.indices)], device=starts.device)))
-        lengths = (ends - starts)[rows]
-        new_offsets = torch.cumsum(lengths, 0) - lengths
-        pos = torch.repeat_interleave(starts[rows] - new_offsets, lengths) + torch.arange(int(lengths.sum()),
-                                                                                            device=starts.device)
-        return SparseRows(self.indices[pos], new_offsets, self.weights[pos], self.n_cols)
+        if self.indices.device.type != "cpu":
+            starts = self.offsets
+            ends = torch.cat((self.offsets[1:], torch.tensor([len(self.indices)], device=starts.device)))
+            lengths = (ends - starts)[rows]
+            new_offsets = torch.cumsum(lengths, 0) - lengths
+            pos = torch.repeat_interleave(starts[rows] - new_offsets, lengths) + torch.arange(
+                int(lengths.sum()), device=starts.device)
+            return SparseRows(self.indices[pos], new_offsets, self.weights[pos], self.n_cols)
+        # on the CPU the same in numpy: a few small array operations, ~3x less overhead than torch's
+        starts = self.offsets.numpy()
+        if getattr(self, "_lengths", None) is None:
+            self._lengths = np.diff(np.append(starts, len(self.indices)))
+        r = rows.numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows)
+        lengths = self._lengths[r]
+        new_offsets = np.cumsum(lengths) - lengths
+        pos = np.repeat(starts[r] - new_offsets, lengths) + np.arange(int(lengths.sum()))
+        return SparseRows(torch.from_numpy(self.indices.numpy()[pos]), torch.from_numpy(new_offsets),
+                          torch.from_numpy(self.weights.numpy()[pos]), self.n_cols)
 
 
 class Bridge(nn.Module):

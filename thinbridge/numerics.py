@@ -46,8 +46,10 @@ thread counts are still fixed at run time (threadpoolctl, ``torch.set_num_thread
 warning says which library may not follow. Import thinbridge first, or export the variables
 (``python -m thinbridge.numerics`` prints them for a shell).
 
-The cost, measured on 2 cores: the text encoder runs about 2x slower than with AVX-512
-kernels and two threads; its output is cached, so a book build pays it once.
+The cost, measured on 2 cores: sentence-transformers runs about 2x slower than with AVX-512
+kernels and two threads (MKL's COMPATIBLE branch is SSE2). The default text model therefore
+runs in numpy (:mod:`thinbridge.minibert`), on OpenBLAS's AVX2 kernels; its output is cached,
+so a book build pays it once.
 """
 from __future__ import annotations
 

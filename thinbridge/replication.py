@@ -91,31 +91,42 @@ def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim
     return out
 
 
-def _split_unit(job: tuple) -> pd.DataFrame:
-    """Train and score every variant x model seed on one split (a worker's share)."""
-    from .grid import fit_many
-    from .splits import split_pairs
-    from .train import embed, load_inputs
+#: the last split's inputs in this process (units of one split follow one another)
+_INPUTS: dict = {}
 
-    pairs, data_dir, mols, kind, split_seed, variants, model_seeds, baselines, extra = job
-    split = split_pairs(pairs, kind, variants[0][1].sizes, split_seed, mols=mols).to_numpy()
-    tables = []
-    groups: dict[str, list] = {}
-    for name, cfg in variants:
-        groups.setdefault(inputs_label(cfg), []).append((name, cfg))
-    for label, members in groups.items():
-        inp = load_inputs(data_dir, members[0][1], pairs=pairs, split=split, show_progress=False)
+
+def _unit_inputs(pairs, data_dir, mols, kind: str, split_seed: int, cfg: RunConfig):
+    """Inputs and test task of one split and one set of inputs, remembered for the next unit."""
+    from .splits import split_pairs
+    from .train import load_inputs
+
+    key = (kind, split_seed, inputs_label(cfg), cfg.sizes)
+    if key not in _INPUTS:
+        split = split_pairs(pairs, kind, cfg.sizes, split_seed, mols=mols).to_numpy()
+        inp = load_inputs(data_dir, cfg, pairs=pairs, split=split, show_progress=False)
         rows = inp.rows("test")
         task = E.build_tasks(inp.pairs.iloc[rows], [inp.texts[i] for i in rows], "distinct")["text_to_drug"]
-        cfgs = [(name, dataclasses.replace(cfg, split=kind, split_seed=split_seed, seed=s, n_boot=0))
-                for name, cfg in members for s in model_seeds]
-        for (name, cfg), (model, _) in zip(cfgs, fit_many(inp, [c for _, c in cfgs])):
-            zd, zt = embed(model, inp.x_drug[rows], inp.x_text[rows])
-            tables.append((name, label, cfg.seed, query_table(task, E.task_scores(task, zd, zt))))
-        if baselines is True or label in (baselines or ()):
-            tables += _baseline_tables(inp, rows, task, label, model_seeds, members[0][1].dim, extra)
-    return pd.concat([t.assign(model=name, inputs=label, model_seed=s, split=kind, split_seed=split_seed)
-                      for name, label, s, t in tables], ignore_index=True)
+        _INPUTS.clear()
+        _INPUTS[key] = (inp, rows, task)
+    return _INPUTS[key]
+
+
+def _unit(job: tuple) -> list:
+    """One work unit: one bridge (variant x model seed) or the baselines, on one split and one
+    set of inputs. Returns ``[(model, inputs label, model seed, per-query table), ...]``."""
+    from .grid import fit_many
+    from .train import embed
+
+    pairs, data_dir, mols, kind, split_seed, label, what, payload = job
+    if what == "bridge":
+        name, cfg = payload
+        inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, cfg)
+        ((model, _),) = fit_many(inp, [cfg])
+        zd, zt = embed(model, inp.x_drug[rows], inp.x_text[rows])
+        return [(name, label, cfg.seed, query_table(task, E.task_scores(task, zd, zt)))]
+    cfg, model_seeds, extra = payload
+    inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, cfg)
+    return _baseline_tables(inp, rows, task, label, model_seeds, cfg.dim, extra)
 
 
 def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], splits, model_seeds=(0, 1, 2),
@@ -125,9 +136,11 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
 
     ``splits``: ``[(kind, seed), ...]``; ``variants``: name -> config (split fields ignored);
     ``baselines``: True (for every set of inputs), False, or the :func:`inputs_label` names to
-    run them for; ``extra_baselines`` adds ridge and the text-neighbour baseline. Splits are shared out over
-    ``n_jobs`` processes; the result does not depend on ``n_jobs``. One row per (split, model,
-    model seed, query).
+    run them for; ``extra_baselines`` adds ridge and the text-neighbour baseline. The work is cut
+    into units (one bridge, or one split's baselines) shared out over ``n_jobs`` processes as
+    they come free; a bridge's result does not depend on what else is trained, so the result
+    does not depend on ``n_jobs``. One row per (split, model, model seed, query), in the order
+    split, inputs, variant, model seed (baselines after the bridges of their inputs).
     """
     from .splits import molecules_table
     from .train import load_inputs
@@ -137,10 +150,27 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     for cfg in firsts.values():  # features computed and cached here, once, not in every worker
         load_inputs(data_dir, cfg, pairs=pairs, split=np.full(len(pairs), "train"), show_progress=show_progress)
     baselines = baselines if isinstance(baselines, bool) else tuple(baselines)
-    jobs = [(pairs, data_dir, mols, kind, seed, list(variants.items()), tuple(model_seeds), baselines, extra_baselines)
-            for kind, seed in splits]
-    parts = parallel_map(_split_unit, jobs, n_jobs=n_jobs, desc="splits", show_progress=show_progress)
-    return pd.concat(parts, ignore_index=True)
+    groups: dict[str, list] = {}
+    for name, cfg in variants.items():
+        groups.setdefault(inputs_label(cfg), []).append((name, cfg))
+    jobs, where = [], []
+    for kind, split_seed in splits:
+        for label, members in groups.items():
+            for name, cfg in members:
+                for s in model_seeds:
+                    c = dataclasses.replace(cfg, split=kind, split_seed=split_seed, seed=s, n_boot=0)
+                    jobs.append((pairs, data_dir, mols, kind, split_seed, label, "bridge", (name, c)))
+                    where.append((kind, split_seed))
+            if baselines is True or label in (baselines or ()):
+                c = dataclasses.replace(members[0][1], split=kind, split_seed=split_seed, n_boot=0)
+                jobs.append((pairs, data_dir, mols, kind, split_seed, label, "baselines",
+                             (c, tuple(model_seeds), extra_baselines)))
+                where.append((kind, split_seed))
+    parts = parallel_map(_unit, jobs, n_jobs=n_jobs, desc="bridges and baselines", show_progress=show_progress)
+    _INPUTS.clear()
+    return pd.concat([t.assign(model=name, inputs=label, model_seed=s, split=kind, split_seed=split_seed)
+                      for (kind, split_seed), part in zip(where, parts) for name, label, s, t in part],
+                     ignore_index=True)
 
 
 def _values(records: pd.DataFrame, metric: str, scope: str) -> pd.DataFrame:
