@@ -149,6 +149,24 @@ def test_target_batches_hold_several_drugs_of_several_targets():
     assert np.bincount(rnd).max() < 8  # a random batch rarely has many of one target
 
 
+def test_target_batch_order_is_the_textbook_one():
+    """The grouped rows are computed once per array of groups; the order drawn is unchanged."""
+    from thinbridge.grid import batch_order
+
+    def textbook(groups, gen, per_target):
+        runs = []
+        for g in np.unique(groups):
+            rows = torch.as_tensor(np.flatnonzero(groups == g))
+            runs += list(torch.split(rows[torch.randperm(len(rows), generator=gen)], per_target))
+        return torch.cat([runs[i] for i in torch.randperm(len(runs), generator=gen).tolist()])
+
+    groups = np.random.default_rng(1).integers(0, 37, 500)
+    for other in (groups, groups[::-1].copy(), groups):  # the cache follows the array's contents
+        a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+        for _ in range(3):
+            assert torch.equal(batch_order(len(other), other, "target", a, 8), textbook(other, b, 8))
+
+
 def test_target_batches_train_and_differ_from_random(toy_inputs):
     a, _ = fit(toy_inputs, BASE, show_progress=False)
     b, hist = fit(toy_inputs, dataclasses.replace(BASE, batches="target", per_target=4), show_progress=False)

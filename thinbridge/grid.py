@@ -148,11 +148,23 @@ class _Stack:
         if not params:
             return
         step = torch.tensor(float(self.t))
+        if not hasattr(torch, "_fused_adamw_"):  # a torch without the fused kernel (the pinned one has it)
+            return self._step_textbook(lr, weight_decay, params, which)
         torch._fused_adamw_(params, [p.grad for p in params], [m for i in which for m in self.m[i]],
                             [v for i in which for v in self.v[i]], [], [step] * len(params), lr=lr,
                             beta1=BETAS[0], beta2=BETAS[1], weight_decay=weight_decay, eps=EPS,
                             amsgrad=False, maximize=False)
         for p in params:
+            p.grad = None
+
+    def _step_textbook(self, lr: float, weight_decay: float, params, which: list[int]) -> None:
+        b1, b2 = BETAS
+        c1, c2 = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
+        for p, m, v in zip(params, [m for i in which for m in self.m[i]], [v for i in which for v in self.v[i]]):
+            g = p.grad
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            p.mul_(1 - lr * weight_decay).addcdiv_(m, v.sqrt().div_(c2).add_(EPS), value=-lr / c1)
             p.grad = None
 
     def bridge(self, k: int, state: list[torch.Tensor] | None = None) -> Bridge:
@@ -207,12 +219,26 @@ def batch_order(n: int, groups: np.ndarray, kind: str, gen: torch.Generator, per
     if kind == "random":
         return torch.randperm(n, generator=gen)
     runs = []
-    for g in np.unique(groups):
-        rows = torch.as_tensor(np.flatnonzero(groups == g))
-        rows = rows[torch.randperm(len(rows), generator=gen)]
-        runs += list(torch.split(rows, per_target))
+    for rows in _group_rows(groups):
+        rows = rows[torch.randperm(len(rows), generator=gen).numpy()]
+        runs += [rows[i:i + per_target] for i in range(0, len(rows), per_target)]
     order = torch.randperm(len(runs), generator=gen)
-    return torch.cat([runs[i] for i in order.tolist()])
+    return torch.from_numpy(np.concatenate([runs[i] for i in order.tolist()]))
+
+
+_GROUP_ROWS: dict = {}
+
+
+def _group_rows(groups: np.ndarray) -> list[np.ndarray]:
+    """Each group's rows, groups in sorted order (computed once per array of groups: every epoch
+    of every bridge asks again)."""
+    key = (groups.ctypes.data, groups.shape, groups.dtype.str, hash(groups.tobytes()))
+    if key not in _GROUP_ROWS:
+        order = np.argsort(groups, kind="stable")
+        bounds = np.flatnonzero(np.diff(groups[order])) + 1
+        _GROUP_ROWS.clear()
+        _GROUP_ROWS[key] = np.split(order, bounds)
+    return _GROUP_ROWS[key]
 
 
 def _check(cfgs: list[RunConfig]) -> None:

@@ -91,7 +91,7 @@ def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim
     return out
 
 
-#: the last split's inputs in this process (units of one split follow one another)
+#: the last few (split, inputs) this process loaded (units of one split follow one another)
 _INPUTS: dict = {}
 
 
@@ -106,24 +106,27 @@ def _unit_inputs(pairs, data_dir, mols, kind: str, split_seed: int, cfg: RunConf
         inp = load_inputs(data_dir, cfg, pairs=pairs, split=split, show_progress=False)
         rows = inp.rows("test")
         task = E.build_tasks(inp.pairs.iloc[rows], [inp.texts[i] for i in rows], "distinct")["text_to_drug"]
-        _INPUTS.clear()
+        while len(_INPUTS) >= 4:  # a few splits' worth (~30 MB each)
+            _INPUTS.pop(next(iter(_INPUTS)))
         _INPUTS[key] = (inp, rows, task)
     return _INPUTS[key]
 
 
 def _unit(job: tuple) -> list:
-    """One work unit: one bridge (variant x model seed) or the baselines, on one split and one
-    set of inputs. Returns ``[(model, inputs label, model seed, per-query table), ...]``."""
+    """One work unit: one variant's bridges (its model seeds, trained stacked) or the baselines,
+    on one split and one set of inputs. Returns ``[(model, inputs label, model seed, per-query table), ...]``."""
     from .grid import fit_many
     from .train import embed
 
     pairs, data_dir, mols, kind, split_seed, label, what, payload = job
-    if what == "bridge":
-        name, cfg = payload
-        inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, cfg)
-        ((model, _),) = fit_many(inp, [cfg])
-        zd, zt = embed(model, inp.x_drug[rows], inp.x_text[rows])
-        return [(name, label, cfg.seed, query_table(task, E.task_scores(task, zd, zt)))]
+    if what == "bridges":
+        name, cfgs = payload
+        inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, cfgs[0])
+        out = []
+        for cfg, (model, _) in zip(cfgs, fit_many(inp, cfgs)):
+            zd, zt = embed(model, inp.x_drug[rows], inp.x_text[rows])
+            out.append((name, label, cfg.seed, query_table(task, E.task_scores(task, zd, zt))))
+        return out
     cfg, model_seeds, extra = payload
     inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, cfg)
     return _baseline_tables(inp, rows, task, label, model_seeds, cfg.dim, extra)
@@ -137,7 +140,7 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     ``splits``: ``[(kind, seed), ...]``; ``variants``: name -> config (split fields ignored);
     ``baselines``: True (for every set of inputs), False, or the :func:`inputs_label` names to
     run them for; ``extra_baselines`` adds ridge and the text-neighbour baseline. The work is cut
-    into units (one bridge, or one split's baselines) shared out over ``n_jobs`` processes as
+    into units (one variant's bridges, or one set of baselines, on one split) shared out over ``n_jobs`` processes as
     they come free; a bridge's result does not depend on what else is trained, so the result
     does not depend on ``n_jobs``. One row per (split, model, model seed, query), in the order
     split, inputs, variant, model seed (baselines after the bridges of their inputs).
@@ -156,11 +159,10 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     jobs, where = [], []
     for kind, split_seed in splits:
         for label, members in groups.items():
-            for name, cfg in members:
-                for s in model_seeds:
-                    c = dataclasses.replace(cfg, split=kind, split_seed=split_seed, seed=s, n_boot=0)
-                    jobs.append((pairs, data_dir, mols, kind, split_seed, label, "bridge", (name, c)))
-                    where.append((kind, split_seed))
+            for name, cfg in members:  # one unit per variant: its model seeds train stacked
+                cs = [dataclasses.replace(cfg, split=kind, split_seed=split_seed, seed=s, n_boot=0) for s in model_seeds]
+                jobs.append((pairs, data_dir, mols, kind, split_seed, label, "bridges", (name, cs)))
+                where.append((kind, split_seed))
             if baselines is True or label in (baselines or ()):
                 c = dataclasses.replace(members[0][1], split=kind, split_seed=split_seed, n_boot=0)
                 jobs.append((pairs, data_dir, mols, kind, split_seed, label, "baselines",
