@@ -161,7 +161,13 @@ def machine() -> dict:
     }
 
 
-def write_timings(profile: str, timings: dict[str, float], partial: bool) -> Path:
+def feature_cache_state() -> str:
+    """``cold`` when no frozen features are cached yet (a first run), else ``warm``."""
+    cache = ROOT / "artifacts" / "data" / "cache"
+    return "warm" if cache.is_dir() and any(cache.glob("*.safetensors")) else "cold"
+
+
+def write_timings(profile: str, timings: dict[str, float], partial: bool, caches: str = "") -> Path:
     BENCH.mkdir(exist_ok=True)
     out = BENCH / f"book_timings_{profile}.json"
     today = dt.date.today().isoformat()
@@ -172,7 +178,7 @@ def write_timings(profile: str, timings: dict[str, float], partial: bool) -> Pat
         except (ValueError, AttributeError):
             notebooks = {}
     for name, seconds in timings.items():
-        notebooks[name] = {"seconds": round(seconds, 1), "date": today}
+        notebooks[name] = {"seconds": round(seconds, 1), "date": today, "feature_cache_at_start": caches}
     notebooks = dict(sorted(notebooks.items()))
     record = {
         "profile": profile,
@@ -180,7 +186,8 @@ def write_timings(profile: str, timings: dict[str, float], partial: bool) -> Pat
         "notebooks": notebooks,
         "total_seconds": round(sum(v["seconds"] for v in notebooks.values()), 1),
         "machine": machine(),
-        "note": "wall time of papermill executing each notebook (scripts/run_notebooks.py)"
+        "note": "wall time of papermill executing each notebook (scripts/run_notebooks.py); feature_cache_at_start: "
+                "whether the run that timed it began with no cached frozen features (cold) or some (warm)"
         + ("; some entries come from earlier runs (--only), see their dates" if partial else ""),
     }
     out.write_text(json.dumps(record, indent=2) + "\n")
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"run_notebooks: {len(sources)} notebook(s), {shown}, python {sys.executable}", flush=True)
 
     timings: dict[str, float] = {}
+    caches = feature_cache_state()
     with tempfile.TemporaryDirectory(prefix="thinbridge-nb-") as tmp:
         for src in sources:
             nb = jupytext.read(src)
@@ -274,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"          warning: {rel_out}: {w}", flush=True)
 
     partial = bool(args.only)
-    out = write_timings(args.profile, timings, partial)
+    out = write_timings(args.profile, timings, partial, caches)
     print(f"{sum(timings.values()):8.1f} s  total; timings in {out.relative_to(ROOT)}", flush=True)
     return 0
 
