@@ -27,8 +27,24 @@ def test_forced_sentence_transformers_backend(monkeypatch, text_model):
                                   F.embed_texts_uncached(TEXTS[:2], text_model, n_jobs=1))
 
 
+def test_backend_variable_is_checked(monkeypatch, tmp_path):
+    import pytest
+
+    from thinbridge.errors import UserError
+
+    monkeypatch.setenv(F.BACKEND_ENV, "sentence_transformers")  # a typo is an error, not numpy
+    with pytest.raises(UserError, match="not one of"):
+        F.text_backend(None)
+    monkeypatch.setenv(F.BACKEND_ENV, "numpy")
+    assert F.text_backend(None) == "numpy"
+    with pytest.raises(UserError, match="numpy can run"):
+        F.text_backend(str(tmp_path))
+    monkeypatch.setenv(F.BACKEND_ENV, "auto")
+    assert F.text_backend(None, bulk=False) == "numpy"
+
+
 def test_text_embeddings_depend_on_the_set_of_texts_only():
-    """Batches are fixed by the texts' tokens: order, duplicates and processes change no bit."""
+    """Batches are fixed by the texts' tokens: order and processes change no bit."""
     bert = F._quick_model(None)
     texts = [f"inhibitor number {i} of target {i % 7}" + " with a longer tail" * (i % 3) for i in range(120)]
     one = bert.encode(texts, n_jobs=1)

@@ -72,3 +72,26 @@ def test_text_neighbours_score_the_neighbours_molecules_first():
     cands = np.array([[0, 0, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]])
     s = text_neighbour_scores(q, train_text, train_bits, cands, k=1)
     assert list(np.argsort(-s[0])) == [1, 2, 0]
+
+
+def test_replicate_units_give_the_same_records_with_any_number_of_processes(generated_prepared, text_model):
+    """Work units are reassembled in order (split, inputs, variant, seed, then baselines); a variant
+    that differs only in its text view gets its own inputs, not those of the one before it."""
+    import dataclasses
+
+    from thinbridge.config import RunConfig
+    from thinbridge.data import load_pairs
+
+    pairs = load_pairs(generated_prepared)
+    base = RunConfig(epochs=3, patience=2, batch_size=16)
+    variants = {"rich": base, "basic": dataclasses.replace(base, text_view="basic")}
+    args = (pairs, generated_prepared, variants, [("scaffold", 0), ("random", 1)], (0, 1))
+    one = R.replicate(*args, n_jobs=1)
+    two = R.replicate(*args, n_jobs=2)
+    pd.testing.assert_frame_equal(one, two)
+    order = one.drop_duplicates(["split", "model", "model_seed"])[["split", "model", "model_seed"]]
+    assert order.values.tolist()[:6] == [["scaffold", "rich", 0], ["scaffold", "rich", 1], ["scaffold", "basic", 0],
+                                         ["scaffold", "basic", 1], ["scaffold", "random heads", 0],
+                                         ["scaffold", "random heads", 1]]
+    rich, basic = (one[(one.model == m) & (one.split == "scaffold")] for m in ("rich", "basic"))
+    assert len(rich) == len(basic) and not np.allclose(rich.rr.to_numpy(), basic.rr.to_numpy())

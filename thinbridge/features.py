@@ -276,7 +276,7 @@ def encode_queries(texts: Sequence[str], model: str | None = None) -> np.ndarray
     training-time features (:func:`text_backend`): for the default model numpy, with no torch or
     sentence-transformers import (equal to the training features to float tolerance: in its
     last bits a text's embedding depends on the texts batched with it)."""
-    return embed_texts_uncached(texts, model, n_jobs=1)
+    return embed_texts_uncached(texts, model, n_jobs=1, backend=text_backend(model, bulk=False))
 
 
 def token_count(text: str, model: str | None = None) -> tuple[int, int]:
@@ -297,27 +297,48 @@ ENCODE_CHUNK = 256
 BACKEND_ENV = "THINBRIDGE_TEXT_BACKEND"
 
 
-def text_backend(model=None) -> str:
-    """Which code computes text features for ``model``: ``"numpy"`` (:mod:`thinbridge.minibert`,
+#: what ``THINBRIDGE_TEXT_BACKEND`` may say (empty or ``auto``: let :func:`text_backend` choose)
+BACKENDS = ("auto", "numpy", "sentence-transformers")
+
+
+def _backend_asked() -> str:
+    asked = os.environ.get(BACKEND_ENV, "").strip().lower() or "auto"
+    if asked not in BACKENDS:
+        raise UserError(f"{BACKEND_ENV}={os.environ[BACKEND_ENV]!r} is not one of {', '.join(BACKENDS)}")
+    return asked
+
+
+def text_backend(model=None, bulk: bool = True) -> str:
+    """Which code computes text embeddings for ``model``: ``"numpy"`` (:mod:`thinbridge.minibert`,
     for a local BERT folder with mean pooling, the default model among them) or
-    ``"sentence-transformers"`` (any other model, a loaded SentenceTransformer object, or
-    ``THINBRIDGE_TEXT_BACKEND=sentence-transformers``). The two agree to float tolerance
-    (``tests/test_minibert.py``); numpy is ~2.5x faster under the portable kernels
-    (:mod:`thinbridge.numerics` keeps torch's BLAS on its slow SSE2 branch) and gives the same
-    bits for the same set of texts in any order."""
-    if os.environ.get(BACKEND_ENV, "").strip().lower() in {"sentence-transformers", "torch", "st"}:
+    ``"sentence-transformers"`` (any other model, a loaded SentenceTransformer object, bulk
+    encoding on a machine with a GPU, or ``THINBRIDGE_TEXT_BACKEND=sentence-transformers``).
+    The two agree to float tolerance (``tests/test_minibert.py``); on a CPU numpy is ~2x faster
+    under the portable kernels (:mod:`thinbridge.numerics` keeps torch's BLAS on its SSE2
+    branch) and gives the same bits for the same set of texts in any order. ``bulk=False``
+    (a few queries) never imports torch to look for a GPU."""
+    asked = _backend_asked()
+    if asked == "sentence-transformers" or (model is not None and not isinstance(model, (str, os.PathLike))):
         return "sentence-transformers"
-    if model is not None and not isinstance(model, (str, os.PathLike)):
+    if _quick_model(model) is None:
+        if asked == "numpy":
+            raise UserError(f"{BACKEND_ENV}=numpy: the text model {resolve_text_model(model)!r} is not a local "
+                            "BERT folder with mean pooling that numpy can run; unset the variable")
         return "sentence-transformers"
-    return "numpy" if _quick_model(model) is not None else "sentence-transformers"
+    if bulk and asked == "auto":
+        from .model import device
+
+        if device().type != "cpu":
+            return "sentence-transformers"
+    return "numpy"
 
 
 def embed_texts_uncached(texts: Sequence[str], model=None, batch_size: int = 64, show_progress: bool = False,
-                         n_jobs: int | None = None) -> np.ndarray:
+                         n_jobs: int | None = None, backend: str | None = None) -> np.ndarray:
     """Sentence embeddings, float32 ``(n, D)``, no cache, on ``n_jobs`` processes (default: every
-    core; the same numbers with any number). See :func:`text_backend` for which code runs."""
+    core; the same numbers with any number). ``backend``: default :func:`text_backend`'s choice."""
     texts = list(texts)
-    if text_backend(model) == "numpy":
+    if (backend or text_backend(model)) == "numpy":
         quick = _quick_model(model)
         return quick.encode(texts, n_jobs=n_jobs, show_progress=show_progress and _progress_on())
     model = model if model is not None and not isinstance(model, (str, os.PathLike)) else load_text_model(model)

@@ -147,7 +147,7 @@ class _Stack:
         params = [p for i in which for p in self.params[i]]
         if not params:
             return
-        step = torch.tensor(float(self.t))
+        step = torch.tensor(float(self.t), device=params[0].device)  # the fused kernel reads it on the device
         if not hasattr(torch, "_fused_adamw_"):  # a torch without the fused kernel (the pinned one has it)
             return self._step_textbook(lr, weight_decay, params, which)
         torch._fused_adamw_(params, [p.grad for p in params], [m for i in which for m in self.m[i]],

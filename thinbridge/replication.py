@@ -95,14 +95,15 @@ def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim
 _INPUTS: dict = {}
 
 
-def _unit_inputs(pairs, data_dir, mols, kind: str, split_seed: int, cfg: RunConfig):
+def _unit_inputs(pairs, data_dir, mols, kind: str, split_seed: int, sizes, cfg: RunConfig):
     """Inputs and test task of one split and one set of inputs, remembered for the next unit."""
     from .splits import split_pairs
     from .train import load_inputs
 
-    key = (kind, split_seed, inputs_label(cfg), cfg.sizes)
+    key = (id(pairs), str(data_dir), kind, split_seed, sizes, cfg.text_view, cfg.with_name, cfg.text_model,
+           cfg.drug_encoder)
     if key not in _INPUTS:
-        split = split_pairs(pairs, kind, cfg.sizes, split_seed, mols=mols).to_numpy()
+        split = split_pairs(pairs, kind, sizes, split_seed, mols=mols).to_numpy()
         inp = load_inputs(data_dir, cfg, pairs=pairs, split=split, show_progress=False)
         rows = inp.rows("test")
         task = E.build_tasks(inp.pairs.iloc[rows], [inp.texts[i] for i in rows], "distinct")["text_to_drug"]
@@ -118,17 +119,17 @@ def _unit(job: tuple) -> list:
     from .grid import fit_many
     from .train import embed
 
-    pairs, data_dir, mols, kind, split_seed, label, what, payload = job
+    pairs, data_dir, mols, kind, split_seed, sizes, label, what, payload = job
     if what == "bridges":
         name, cfgs = payload
-        inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, cfgs[0])
+        inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, sizes, cfgs[0])
         out = []
         for cfg, (model, _) in zip(cfgs, fit_many(inp, cfgs)):
             zd, zt = embed(model, inp.x_drug[rows], inp.x_text[rows])
             out.append((name, label, cfg.seed, query_table(task, E.task_scores(task, zd, zt))))
         return out
     cfg, model_seeds, extra = payload
-    inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, cfg)
+    inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, sizes, cfg)
     return _baseline_tables(inp, rows, task, label, model_seeds, cfg.dim, extra)
 
 
@@ -153,6 +154,7 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     for cfg in firsts.values():  # features computed and cached here, once, not in every worker
         load_inputs(data_dir, cfg, pairs=pairs, split=np.full(len(pairs), "train"), show_progress=show_progress)
     baselines = baselines if isinstance(baselines, bool) else tuple(baselines)
+    sizes = next(iter(variants.values())).sizes  # one split for every variant: their queries are the same
     groups: dict[str, list] = {}
     for name, cfg in variants.items():
         groups.setdefault(inputs_label(cfg), []).append((name, cfg))
@@ -161,15 +163,17 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
         for label, members in groups.items():
             for name, cfg in members:  # one unit per variant: its model seeds train stacked
                 cs = [dataclasses.replace(cfg, split=kind, split_seed=split_seed, seed=s, n_boot=0) for s in model_seeds]
-                jobs.append((pairs, data_dir, mols, kind, split_seed, label, "bridges", (name, cs)))
+                jobs.append((pairs, data_dir, mols, kind, split_seed, sizes, label, "bridges", (name, cs)))
                 where.append((kind, split_seed))
             if baselines is True or label in (baselines or ()):
                 c = dataclasses.replace(members[0][1], split=kind, split_seed=split_seed, n_boot=0)
-                jobs.append((pairs, data_dir, mols, kind, split_seed, label, "baselines",
+                jobs.append((pairs, data_dir, mols, kind, split_seed, sizes, label, "baselines",
                              (c, tuple(model_seeds), extra_baselines)))
                 where.append((kind, split_seed))
-    parts = parallel_map(_unit, jobs, n_jobs=n_jobs, desc="bridges and baselines", show_progress=show_progress)
-    _INPUTS.clear()
+    try:
+        parts = parallel_map(_unit, jobs, n_jobs=n_jobs, desc="bridges and baselines", show_progress=show_progress)
+    finally:
+        _INPUTS.clear()
     return pd.concat([t.assign(model=name, inputs=label, model_seed=s, split=kind, split_seed=split_seed)
                       for (kind, split_seed), part in zip(where, parts) for name, label, s, t in part],
                      ignore_index=True)
