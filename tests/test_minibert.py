@@ -40,7 +40,7 @@ def test_backend_variable_is_checked(monkeypatch, tmp_path):
     with pytest.raises(UserError, match="numpy can run"):
         F.text_backend(str(tmp_path))
     monkeypatch.setenv(F.BACKEND_ENV, "auto")
-    assert F.text_backend(None, bulk=False) == "numpy"
+    assert F.text_backend(None) == "numpy"
 
 
 def test_text_embeddings_depend_on_the_set_of_texts_only():

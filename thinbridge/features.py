@@ -276,7 +276,7 @@ def encode_queries(texts: Sequence[str], model: str | None = None) -> np.ndarray
     training-time features (:func:`text_backend`): for the default model numpy, with no torch or
     sentence-transformers import (equal to the training features to float tolerance: in its
     last bits a text's embedding depends on the texts batched with it)."""
-    return embed_texts_uncached(texts, model, n_jobs=1, backend=text_backend(model, bulk=False))
+    return embed_texts_uncached(texts, model, n_jobs=1)
 
 
 def token_count(text: str, model: str | None = None) -> tuple[int, int]:
@@ -308,15 +308,14 @@ def _backend_asked() -> str:
     return asked
 
 
-def text_backend(model=None, bulk: bool = True) -> str:
+def text_backend(model=None) -> str:
     """Which code computes text embeddings for ``model``: ``"numpy"`` (:mod:`thinbridge.minibert`,
     for a local BERT folder with mean pooling, the default model among them) or
-    ``"sentence-transformers"`` (any other model, a loaded SentenceTransformer object, bulk
-    encoding on a machine with a GPU, or ``THINBRIDGE_TEXT_BACKEND=sentence-transformers``).
-    The two agree to float tolerance (``tests/test_minibert.py``); on a CPU numpy is ~2x faster
-    under the portable kernels (:mod:`thinbridge.numerics` keeps torch's BLAS on its SSE2
-    branch) and gives the same bits for the same set of texts in any order. ``bulk=False``
-    (a few queries) never imports torch to look for a GPU."""
+    ``"sentence-transformers"`` (any other model, a loaded SentenceTransformer object, or
+    ``THINBRIDGE_TEXT_BACKEND=sentence-transformers``, e.g. to encode on a GPU). The two agree to
+    float tolerance (``tests/test_minibert.py``); numpy is ~2x faster under the portable kernels
+    (:mod:`thinbridge.numerics` keeps torch's BLAS on its SSE2 branch), imports no torch, and
+    gives the same bits for the same set of texts in any order, on a machine with a GPU too."""
     asked = _backend_asked()
     if asked == "sentence-transformers" or (model is not None and not isinstance(model, (str, os.PathLike))):
         return "sentence-transformers"
@@ -325,11 +324,6 @@ def text_backend(model=None, bulk: bool = True) -> str:
             raise UserError(f"{BACKEND_ENV}=numpy: the text model {resolve_text_model(model)!r} is not a local "
                             "BERT folder with mean pooling that numpy can run; unset the variable")
         return "sentence-transformers"
-    if bulk and asked == "auto":
-        from .model import device
-
-        if device().type != "cpu":
-            return "sentence-transformers"
     return "numpy"
 
 
@@ -492,10 +486,11 @@ def text_features(
     texts = list(texts)
     if any(not isinstance(t, str) or not t.strip() for t in texts):
         raise UserError("empty text given to the text encoder")
-    enc = text_encoder_id(model)
-    if text_backend(model) == "numpy":
+    enc, backend = text_encoder_id(model), text_backend(model)
+    if backend == "numpy":
         enc += "@numpy"  # its own cache files: the backends agree to float tolerance, not in every bit
-    return cached("text", enc, texts, lambda u: embed_texts_uncached(u, model, show_progress=show_progress), cache_dir)
+    return cached("text", enc, texts, lambda u: embed_texts_uncached(u, model, show_progress=show_progress,
+                                                                     backend=backend), cache_dir)
 
 
 def describe_cache(cache_dir: str | Path) -> list[dict]:
