@@ -150,7 +150,7 @@ def test_target_batches_hold_several_drugs_of_several_targets():
 
 
 def test_target_batch_order_is_the_textbook_one():
-    """The grouped rows are computed once per array of groups; the order drawn is unchanged."""
+    """The grouped rows are computed once per training run; the order drawn is unchanged."""
     from thinbridge.grid import batch_order
 
     def textbook(groups, gen, per_target):
@@ -161,7 +161,7 @@ def test_target_batch_order_is_the_textbook_one():
         return torch.cat([runs[i] for i in torch.randperm(len(runs), generator=gen).tolist()])
 
     groups = np.random.default_rng(1).integers(0, 37, 500)
-    for other in (groups, groups[::-1].copy(), groups):  # the cache follows the array's contents
+    for other in (groups, groups[::-1].copy(), groups):
         a, b = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
         for _ in range(3):
             assert torch.equal(batch_order(len(other), other, "target", a, 8), textbook(other, b, 8))

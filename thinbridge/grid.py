@@ -145,26 +145,21 @@ class _Stack:
         seven separate passes of the textbook update)."""
         self.t += 1
         params = [p for i in which for p in self.params[i]]
-        if not params:
-            return
-        step = torch.tensor(float(self.t), device=params[0].device)  # the fused kernel reads it on the device
-        if not hasattr(torch, "_fused_adamw_"):  # a torch without the fused kernel (the pinned one has it)
-            return self._step_textbook(lr, weight_decay, params, which)
-        torch._fused_adamw_(params, [p.grad for p in params], [m for i in which for m in self.m[i]],
-                            [v for i in which for v in self.v[i]], [], [step] * len(params), lr=lr,
-                            beta1=BETAS[0], beta2=BETAS[1], weight_decay=weight_decay, eps=EPS,
-                            amsgrad=False, maximize=False)
+        ms, vs = [m for i in which for m in self.m[i]], [v for i in which for v in self.v[i]]
+        if params and hasattr(torch, "_fused_adamw_"):
+            step = torch.tensor(float(self.t), device=params[0].device)  # the kernel reads it on the device
+            torch._fused_adamw_(params, [p.grad for p in params], ms, vs, [], [step] * len(params), lr=lr,
+                                beta1=BETAS[0], beta2=BETAS[1], weight_decay=weight_decay, eps=EPS,
+                                amsgrad=False, maximize=False)
+        else:  # a torch without the fused kernel (the pinned one has it): the textbook update
+            b1, b2 = BETAS
+            c1, c2 = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
+            for p, m, v in zip(params, ms, vs):
+                g = p.grad
+                m.mul_(b1).add_(g, alpha=1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                p.mul_(1 - lr * weight_decay).addcdiv_(m, v.sqrt().div_(c2).add_(EPS), value=-lr / c1)
         for p in params:
-            p.grad = None
-
-    def _step_textbook(self, lr: float, weight_decay: float, params, which: list[int]) -> None:
-        b1, b2 = BETAS
-        c1, c2 = 1 - b1 ** self.t, math.sqrt(1 - b2 ** self.t)
-        for p, m, v in zip(params, [m for i in which for m in self.m[i]], [v for i in which for v in self.v[i]]):
-            g = p.grad
-            m.mul_(b1).add_(g, alpha=1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            p.mul_(1 - lr * weight_decay).addcdiv_(m, v.sqrt().div_(c2).add_(EPS), value=-lr / c1)
             p.grad = None
 
     def bridge(self, k: int, state: list[torch.Tensor] | None = None) -> Bridge:
@@ -208,37 +203,30 @@ def stacked_loss(zd, zt, groups, same, temperature, margin, hard_weight) -> torc
     return 0.5 * (d2t.mean(-1) + t2d.mean(-1))
 
 
-def batch_order(n: int, groups: np.ndarray, kind: str, gen: torch.Generator, per_target: int = 8) -> torch.Tensor:
+def batch_order(n: int, groups: np.ndarray, kind: str, gen: torch.Generator, per_target: int = 8,
+                by_group: list[np.ndarray] | None = None) -> torch.Tensor:
     """One epoch's order of the ``n`` training rows; consecutive slices of it are the batches.
 
     ``random``: a uniform permutation. ``target``: each target's rows are shuffled and cut into
     runs of ``per_target``; the runs are shuffled and laid end to end, so a batch holds several
     targets with several drugs each, and the hard-negative weight and the margin meet the
     same-target negatives they are meant for. Every row still comes once per epoch.
+    ``by_group``: :func:`group_rows` of ``groups``, if the caller has it (it asks every epoch).
     """
     if kind == "random":
         return torch.randperm(n, generator=gen)
     runs = []
-    for rows in _group_rows(groups):
+    for rows in (by_group if by_group is not None else group_rows(groups)):
         rows = rows[torch.randperm(len(rows), generator=gen).numpy()]
         runs += [rows[i:i + per_target] for i in range(0, len(rows), per_target)]
     order = torch.randperm(len(runs), generator=gen)
     return torch.from_numpy(np.concatenate([runs[i] for i in order.tolist()]))
 
 
-_GROUP_ROWS: dict = {}
-
-
-def _group_rows(groups: np.ndarray) -> list[np.ndarray]:
-    """Each group's rows, groups in sorted order (computed once per array of groups: every epoch
-    of every bridge asks again)."""
-    key = (groups.ctypes.data, groups.shape, groups.dtype.str, hash(groups.tobytes()))
-    if key not in _GROUP_ROWS:
-        order = np.argsort(groups, kind="stable")
-        bounds = np.flatnonzero(np.diff(groups[order])) + 1
-        _GROUP_ROWS.clear()
-        _GROUP_ROWS[key] = np.split(order, bounds)
-    return _GROUP_ROWS[key]
+def group_rows(groups: np.ndarray) -> list[np.ndarray]:
+    """Each group's rows, in increasing order, groups in sorted order."""
+    order = np.argsort(groups, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(groups[order])) + 1)
 
 
 def _check(cfgs: list[RunConfig]) -> None:
@@ -270,6 +258,7 @@ def fit_many(inp, cfgs: list[RunConfig], show_progress: bool = False) -> list[tu
     x_text = torch.as_tensor(inp.x_text[tr], dtype=torch.float32, device=dev)
     groups_np = _codes(inp.pairs["target_chembl_id"].to_numpy()[tr])
     groups = torch.as_tensor(groups_np, device=dev)
+    by_group = group_rows(groups_np)
     mol = torch.as_tensor(_codes(inp.pairs["parent_inchikey"].to_numpy()[tr]), device=dev)
     txt = torch.as_tensor(_codes(np.asarray(inp.texts, dtype=object)[tr]), device=dev)
     val = inp.rows("valid")
@@ -291,7 +280,7 @@ def fit_many(inp, cfgs: list[RunConfig], show_progress: bool = False) -> list[tu
     histories: list[list[dict]] = [[] for _ in cfgs]
     max_epochs = max(c.epochs for c in cfgs)
     for epoch in progress(range(1, max_epochs + 1), desc=f"training {k} bridge(s)", disable=not show_progress):
-        perms = torch.stack([batch_order(n, groups_np, c.batches, g, c.per_target)
+        perms = torch.stack([batch_order(n, groups_np, c.batches, g, c.per_target, by_group)
                              for c, g in zip(cfgs, gens)]).to(dev)
         total, n_batches = torch.zeros(k, dtype=torch.float64), 0
         sel = torch.tensor(active, device=dev)

@@ -158,25 +158,22 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     groups: dict[str, list] = {}
     for name, cfg in variants.items():
         groups.setdefault(inputs_label(cfg), []).append((name, cfg))
-    jobs, where = [], []
+    jobs = []
     for kind, split_seed in splits:
         for label, members in groups.items():
             for name, cfg in members:  # one unit per variant: its model seeds train stacked
                 cs = [dataclasses.replace(cfg, split=kind, split_seed=split_seed, seed=s, n_boot=0) for s in model_seeds]
                 jobs.append((pairs, data_dir, mols, kind, split_seed, sizes, label, "bridges", (name, cs)))
-                where.append((kind, split_seed))
             if baselines is True or label in (baselines or ()):
                 c = dataclasses.replace(members[0][1], split=kind, split_seed=split_seed, n_boot=0)
                 jobs.append((pairs, data_dir, mols, kind, split_seed, sizes, label, "baselines",
                              (c, tuple(model_seeds), extra_baselines)))
-                where.append((kind, split_seed))
     try:
         parts = parallel_map(_unit, jobs, n_jobs=n_jobs, desc="bridges and baselines", show_progress=show_progress)
     finally:
         _INPUTS.clear()
-    return pd.concat([t.assign(model=name, inputs=label, model_seed=s, split=kind, split_seed=split_seed)
-                      for (kind, split_seed), part in zip(where, parts) for name, label, s, t in part],
-                     ignore_index=True)
+    return pd.concat([t.assign(model=name, inputs=label, model_seed=s, split=job[3], split_seed=job[4])
+                      for job, part in zip(jobs, parts) for name, label, s, t in part], ignore_index=True)
 
 
 def _values(records: pd.DataFrame, metric: str, scope: str) -> pd.DataFrame:
