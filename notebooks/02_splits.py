@@ -49,7 +49,7 @@ pairs = book.load_pairs(paths)
 # (the acyclic group and the steroid core among them).
 
 # %%
-mols = S.molecules_table(pairs)
+mols = S.molecules_table(pairs, cache=paths.data / "scaffolds.tsv")  # written once, read by later chapters
 group_sizes = mols.groupby("scaffold").size().sort_values(ascending=False)
 print(f"{len(mols)} parent molecules, {len(group_sizes)} scaffold groups, "
       f"{(group_sizes == 1).sum()} singletons; acyclic group: {group_sizes.get(S.ACYCLIC, 0)} molecules")

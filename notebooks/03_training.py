@@ -60,7 +60,7 @@ paths = book.setup()
 pairs = book.load_pairs(paths)
 base = RunConfig(seed=seed, split_seed=split_seed, text_model=text_model, text_view="rich")
 if profile == "fast":
-    base = dataclasses.replace(base, epochs=20, n_boot=100)
+    base = dataclasses.replace(base, epochs=4, n_boot=100)
 print(json.dumps(base.to_dict(), indent=1))
 
 # %% [markdown]

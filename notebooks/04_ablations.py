@@ -51,7 +51,7 @@ paths = book.setup()
 base = RunConfig(split="scaffold", split_seed=split_seed, text_model=text_model, text_view="rich")
 if profile == "fast":
     seeds, temperatures, margins, hard_weights = seeds[:1], [0.05], [0.0, 0.15], [1.0, 4.0]
-    base = dataclasses.replace(base, epochs=20)
+    base = dataclasses.replace(base, epochs=4)
 pairs = book.load_pairs(paths)
 split = book.load_split(paths, pairs, "scaffold", split_seed)
 inputs = {w: load_inputs(paths.data, dataclasses.replace(base, with_name=w), pairs=pairs, split=split,

@@ -68,7 +68,7 @@ display(Markdown("\n".join(lines)))
 # %%
 import re
 
-upper = [float(re.search(r"difference [+-][0-9.]+ \[[+-][0-9.]+, ([+-][0-9.]+)\]", e).group(1))
+upper = [float(re.search(r"difference [+-][0-9.]+ \[[+-]?(?:[0-9.]+|nan), ([+-]?(?:[0-9.]+|nan))\]", e).group(1))
          if "difference" in e else float("nan") for e in claims.evidence]
 print(claims.assign(upper=upper).query("upper < 0.02")[["claim", "upper"]].to_string(index=False))
 

@@ -11,6 +11,10 @@ Writes ``benchmarks/train.json`` with
   ratio;
 * the PCA+CCA baseline the old way (scikit-learn's randomized PCA and NIPALS CCA) and the new
   way (closed form), and the ratio;
+* the ridge baseline with its four penalties the old way (one eigendecomposition of ``X^T X``)
+  and the new way (one Cholesky solve per penalty), the ratio and the largest difference;
+* BERT's GELU on one layer's worth of activations the old way (``scipy.special.erf``) and the
+  new way (:func:`thinbridge.minibert.gelu`), the ratio and the largest difference;
 * the text features of the book's largest text view (``rich`` with the drug name) the old way
   (sentence-transformers, model load included) and the new way (the numpy BERT of
   :mod:`thinbridge.minibert`), both on every core, the ratio and the largest difference.
@@ -57,6 +61,25 @@ def old_cca(x_drug, x_text, seed=0):
         CCA(n_components=32, max_iter=1000).fit(pd_.transform(x_drug), pt.transform(x_text))
 
 
+def old_ridge(x_drug, x_text, penalties):
+    """The ridge baseline before the Cholesky solves: one eigendecomposition, then every penalty."""
+    import numpy as np
+
+    x, y = np.asarray(x_drug, np.float64), np.asarray(x_text, np.float64)
+    xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
+    w, v = np.linalg.eigh(xc.T @ xc)
+    vxy = v.T @ (xc.T @ yc)
+    return [v @ (vxy / (np.maximum(w, 0.0) + lam)[:, None]) for lam in penalties]
+
+
+def old_gelu(u):
+    """BERT's GELU before :func:`thinbridge.minibert.gelu`: SciPy's erf."""
+    import numpy as np
+    from scipy.special import erf
+
+    return (0.5 * u * (1.0 + erf(u / np.float32(np.sqrt(2.0))))).astype(np.float32)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--input", default=None, help="mechanism table (default: the shipped data/chembl_moa/chembl_moa.tsv)")
@@ -64,7 +87,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "train.json"))
     a = ap.parse_args()
     import thinbridge  # noqa: F401  (numerics first)
-    from thinbridge.baselines import CCABaseline
+    from thinbridge.baselines import RIDGE_PENALTIES, CCABaseline, RidgeBaseline
     from thinbridge.config import RunConfig
     from thinbridge.grid import fit_many
     from thinbridge.train import fit_reference, load_inputs
@@ -98,6 +121,26 @@ def main() -> int:
         t0 = time.perf_counter()
         CCABaseline().fit(inp.x_drug[tr], inp.x_text[tr])
         t_cca_new = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ridge_old = old_ridge(inp.x_drug[tr], inp.x_text[tr], RIDGE_PENALTIES)
+        t_ridge_old = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        r = RidgeBaseline().fit(inp.x_drug[tr], inp.x_text[tr])
+        ridge_new = [r.with_penalty(lam).coef for lam in RIDGE_PENALTIES]
+        t_ridge_new = time.perf_counter() - t0
+        ridge_diff = max(float(abs(a - b).max()) for a, b in zip(ridge_old, ridge_new))
+
+        import numpy as np
+
+        from thinbridge.minibert import gelu
+
+        u = np.random.default_rng(0).normal(size=(2048, 1536)).astype(np.float32)  # one layer, 2,048 tokens
+        t0 = time.perf_counter()
+        gelu_old = [old_gelu(u) for _ in range(5)][0]
+        t_gelu_old = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        gelu_new = [gelu(u) for _ in range(5)][0]
+        t_gelu_new = time.perf_counter() - t0
 
         from thinbridge import data as D
         from thinbridge import features as F
@@ -128,6 +171,13 @@ def main() -> int:
                  "new_sparse_stacked_s": round(t_new, 2), "speedup": round(t_old / t_new, 1)},
         "pca_cca_baseline": {"old_sklearn_randomized_pca_nipals_s": round(t_cca_old, 2),
                              "new_closed_form_s": round(t_cca_new, 2), "speedup": round(t_cca_old / t_cca_new, 1)},
+        "ridge_baseline_4_penalties": {"old_eigendecomposition_s": round(t_ridge_old, 2),
+                                       "new_cholesky_s": round(t_ridge_new, 2),
+                                       "speedup": round(t_ridge_old / t_ridge_new, 1),
+                                       "max_abs_difference_of_coefficients": ridge_diff},
+        "gelu_2048x1536_x5": {"old_scipy_erf_s": round(t_gelu_old, 3), "new_rational_erf_s": round(t_gelu_new, 3),
+                              "speedup": round(t_gelu_old / t_gelu_new, 1),
+                              "max_abs_difference": float(abs(gelu_old - gelu_new).max())},
         "text_features": {"texts": len(texts), "old_sentence_transformers_s": round(t_text_old, 2),
                           "new_numpy_bert_s": round(t_text_new, 2), "speedup": round(t_text_old / t_text_new, 1),
                           "max_abs_difference": float(abs(old_text - new_text).max())},

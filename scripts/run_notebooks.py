@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                     cwd=str(BOOK),
                     progress_bar=False,
                     log_output=False,
-                    request_save_on_cell_execute=True,
+                    request_save_on_cell_execute=False,
                     execution_timeout=args.timeout,
                 )
             except PapermillExecutionError as err:

@@ -66,3 +66,16 @@ def test_token_count_and_unsupported_folders(tmp_path):
     assert n > 1000 and cap == 256
     assert not supports(tmp_path)  # not a sentence-transformers folder: sentence-transformers is used
     assert F.text_backend(str(tmp_path)) == "sentence-transformers"
+
+
+def test_gelu_is_the_exact_gelu_to_float_precision():
+    from scipy.special import erf
+
+    from thinbridge.minibert import gelu
+
+    x = np.linspace(-12, 12, 200_001, dtype=np.float32).reshape(1, -1)  # more than one block
+    ref = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
+    got = gelu(x)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    assert np.abs(got - ref).max() < 2e-6
+    np.testing.assert_array_equal(gelu(x[:, ::-1]), got[:, ::-1])  # elementwise: no dependence on position

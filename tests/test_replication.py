@@ -95,3 +95,15 @@ def test_replicate_units_give_the_same_records_with_any_number_of_processes(gene
                                          ["scaffold", "random heads", 1]]
     rich, basic = (one[(one.model == m) & (one.split == "scaffold")] for m in ("rich", "basic"))
     assert len(rich) == len(basic) and not np.allclose(rich.rr.to_numpy(), basic.rr.to_numpy())
+
+
+def test_ridge_on_fingerprint_bits_and_a_bad_penalty():
+    rng = np.random.default_rng(1)
+    x = (rng.random((120, 40)) < 0.05).astype(np.float32)  # mostly zeros: the sparse X^T X
+    x64 = x.astype(np.float64)
+    y = rng.normal(size=(120, 4))
+    r = RidgeBaseline().fit(x, y, penalty=10.0)
+    xc, yc = x64 - x64.mean(0), y - y.mean(0)
+    np.testing.assert_allclose(r.coef, np.linalg.solve(xc.T @ xc + 10.0 * np.eye(40), xc.T @ yc), atol=1e-10)
+    with pytest.raises(ValueError, match="penalty"):
+        r.with_penalty(0.0)

@@ -36,23 +36,31 @@ def pca(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     the same on every run.
     """
     import scipy.linalg
-    import scipy.sparse
 
     x = np.asarray(x, dtype=np.float64)
-    mean = x.mean(axis=0)
     n, d = x.shape
     k = int(min(k, d, n - 1))
-    if (x != 0).mean() < 0.1:  # fingerprints: X^T X through a sparse product
-        xs = scipy.sparse.csr_matrix(x)
-        gram = (xs.T @ xs).toarray()
-    else:
-        gram = x.T @ x
-    cov = (gram - n * np.outer(mean, mean)) / max(n - 1, 1)
+    mean, scatter = _scatter(x)
+    cov = scatter / max(n - 1, 1)
     w, v = scipy.linalg.eigh(cov.astype(np.float32), subset_by_index=[d - k, d - 1], driver="evr")
     w, v = w.astype(np.float64), v.astype(np.float64)
     v = v[:, np.argsort(-w, kind="stable")]
     v *= np.where(v[np.abs(v).argmax(axis=0), np.arange(v.shape[1])] < 0, -1.0, 1.0)
     return mean, v
+
+
+def _scatter(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The column means of ``x`` (float64) and its centred scatter matrix ``(x - mean)^T (x - mean)``,
+    through a sparse product for fingerprints (mostly zeros)."""
+    import scipy.sparse
+
+    mean = x.mean(axis=0)
+    if (x != 0).mean() < 0.1:
+        xs = scipy.sparse.csr_matrix(x)
+        gram = (xs.T @ xs).toarray()
+    else:
+        gram = x.T @ x
+    return mean, gram - len(x) * np.outer(mean, mean)
 
 
 def _inv_sqrt(c: np.ndarray, eps: float = 1e-10) -> np.ndarray:
@@ -112,20 +120,30 @@ class RidgeBaseline:
     """A closed-form linear map between the frozen spaces: ridge regression of the text embedding
     on the drug features, ``W = (X^T X + lambda I)^{-1} X^T Y`` (both centred on the training
     pairs); a molecule is scored against a text by the cosine of ``x W`` and ``y``. The penalty
-    is the one of :data:`RIDGE_PENALTIES` with the best validation score (``select``), all from
-    one eigendecomposition of ``X^T X``."""
+    is the one of :data:`RIDGE_PENALTIES` with the best validation score (``select``). ``X^T X``
+    is formed once (sparse-aware); each penalty is one Cholesky solve (~8x faster for 2,048-bit
+    fingerprints than the eigendecomposition it replaces, ``benchmarks/train.json``)."""
 
     def fit(self, x_drug: np.ndarray, x_text: np.ndarray, penalty: float = RIDGE_PENALTIES[0]) -> "RidgeBaseline":
         x, y = np.asarray(x_drug, np.float64), np.asarray(x_text, np.float64)
-        self.mean_d, self.mean_t = x.mean(axis=0), y.mean(axis=0)
-        xc, yc = x - self.mean_d, y - self.mean_t
-        self._w, self._v = np.linalg.eigh(xc.T @ xc)
-        self._vxy = self._v.T @ (xc.T @ yc)
+        self.mean_d, self._xtx = _scatter(x)
+        self.mean_t = y.mean(axis=0)
+        self._xty = (x - self.mean_d).T @ (y - self.mean_t)
+        self._coefs: dict[float, np.ndarray] = {}
         return self.with_penalty(penalty)
 
     def with_penalty(self, penalty: float) -> "RidgeBaseline":
+        import scipy.linalg
+
         self.penalty = float(penalty)
-        self.coef = self._v @ (self._vxy / (np.maximum(self._w, 0.0) + self.penalty)[:, None])
+        if not self.penalty > 0:
+            raise ValueError(f"the ridge penalty must be > 0, got {penalty!r}")
+        if self.penalty not in self._coefs:
+            a = self._xtx.copy()
+            a[np.diag_indices_from(a)] += self.penalty
+            self._coefs[self.penalty] = scipy.linalg.cho_solve(scipy.linalg.cho_factor(a, check_finite=False),
+                                                               self._xty, check_finite=False)
+        self.coef = self._coefs[self.penalty]
         return self
 
     def select(self, score, penalties=RIDGE_PENALTIES) -> "RidgeBaseline":

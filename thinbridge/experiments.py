@@ -8,6 +8,7 @@ import dataclasses
 import itertools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,7 +16,9 @@ import pandas as pd
 from . import jsonio
 from .config import RunConfig
 from .parallel import parallel_map
-from .train import Inputs, embed, score_embeddings
+
+if TYPE_CHECKING:  # thinbridge.train imports torch (~1 s): only the functions that train load it
+    from .train import Inputs
 
 #: What the paper reports (Tupakula 2025, as far as summaries tell; see PAPER.md). Inputs to compare
 #: against, not results of ours.
@@ -39,6 +42,8 @@ MODEL_LABELS = {"bridge": "trained bridge", "random_heads": "random heads", "cca
 
 def _cell_scores(inp: Inputs, cfg: RunConfig, model, hist: list[dict], protocol: str) -> dict:
     """One ablation cell's row: its settings and test text -> drug metrics (no bootstrap)."""
+    from .train import embed, score_embeddings
+
     zd, zt = embed(model, inp.x_drug, inp.x_text)
     res = score_embeddings(inp, zd, zt, "test", protocol, n_boot=0)["text_to_drug"]
     g, w = res["global"], res["within_target"]

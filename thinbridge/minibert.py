@@ -43,6 +43,54 @@ def supports(folder: str | Path) -> bool:
             and (p / "tokenizer.json").is_file() and (p / "model.safetensors").is_file())
 
 
+#: Eigen's single-precision erf (``generic_fast_erf_float``): ``x * P(x^2) / Q(x^2)`` on [-4, 4],
+#: highest powers first; outside that range erf is +-1 in float32
+_ERF_P = np.array([-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06, -5.69250639462346e-05,
+                   -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02], dtype=np.float32)
+_ERF_Q = np.array([-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
+                   -1.42647390514189e-02], dtype=np.float32)
+#: elements per block of :func:`gelu` (its five temporaries stay in the CPU's L2 cache)
+_GELU_BLOCK = 49152
+
+
+def gelu(u: np.ndarray) -> np.ndarray:
+    """BERT's exact GELU, ``0.5 u (1 + erf(u / sqrt 2))``, float32, with a rational erf in float32.
+
+    ``scipy.special.erf`` computes each float32 element in double precision, one element at a
+    time. This evaluates Eigen's float erf (the one XLA and TensorFlow use) with numpy's
+    vectorised float32 arithmetic, in cache-sized blocks: several times faster
+    (``benchmarks/train.json``; the book's text features ~14% faster in all), within ~1.4e-6 of
+    the double-precision GELU over [-12, 12] (scipy's float32 erf: 4.5e-7;
+    ``tests/test_minibert.py``). Only multiplications, additions, a division and a clip, each
+    rounded once: the same bits on every CPU.
+    """
+    u = np.ascontiguousarray(u, dtype=np.float32)
+    flat, out = u.reshape(-1), np.empty(u.size, dtype=np.float32)
+    r2 = np.float32(1.0 / np.sqrt(2.0))
+    for s in range(0, flat.size, _GELU_BLOCK):
+        blk = flat[s:s + _GELU_BLOCK]
+        x = np.multiply(blk, r2)
+        np.clip(x, np.float32(-4.0), np.float32(4.0), out=x)
+        x2 = x * x
+        p = x2 * _ERF_P[0]
+        p += _ERF_P[1]
+        for c in _ERF_P[2:]:
+            p *= x2
+            p += c
+        p *= x
+        q = x2 * _ERF_Q[0]
+        q += _ERF_Q[1]
+        for c in _ERF_Q[2:]:
+            q *= x2
+            q += c
+        p /= q  # erf(blk / sqrt 2)
+        p += np.float32(1.0)
+        p *= blk
+        p *= np.float32(0.5)
+        out[s:s + _GELU_BLOCK] = p
+    return out.reshape(u.shape)
+
+
 def _layer_norm(x, w, b, eps):
     mu = x.mean(-1, keepdims=True)
     var = ((x - mu) ** 2).mean(-1, keepdims=True)
@@ -90,8 +138,6 @@ class NumpyBert:
         No padding: every text in a batch has the same length, so attention needs no mask and no
         work is spent on padding.
         """
-        from scipy.special import erf
-
         one = ids.ndim == 1
         ids = np.atleast_2d(ids)
         w, eps, h = self.w, self.eps, self.heads
@@ -115,7 +161,7 @@ class NumpyBert:
             x = _layer_norm(x + lin(ctx, "attention.output.dense"), w[pre + "attention.output.LayerNorm.weight"],
                             w[pre + "attention.output.LayerNorm.bias"], eps)
             u = lin(x, "intermediate.dense")
-            u = (0.5 * u * (1.0 + erf(u / np.float32(np.sqrt(2.0))))).astype(np.float32)
+            u = gelu(u)
             x = _layer_norm(x + lin(u, "output.dense"), w[pre + "output.LayerNorm.weight"],
                             w[pre + "output.LayerNorm.bias"], eps)
         pooled = x.reshape(b, n, -1).mean(axis=1)

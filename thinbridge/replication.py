@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -149,7 +150,7 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     from .splits import molecules_table
     from .train import load_inputs
 
-    mols = molecules_table(pairs)
+    mols = molecules_table(pairs, Path(data_dir) / "scaffolds.tsv" if Path(data_dir).is_dir() else None)
     firsts = {inputs_label(c): c for c in variants.values()}
     for cfg in firsts.values():  # features computed and cached here, once, not in every worker
         load_inputs(data_dir, cfg, pairs=pairs, split=np.full(len(pairs), "train"), show_progress=show_progress)
