@@ -121,7 +121,7 @@ class RidgeBaseline:
     on the drug features, ``W = (X^T X + lambda I)^{-1} X^T Y`` (both centred on the training
     pairs); a molecule is scored against a text by the cosine of ``x W`` and ``y``. The penalty
     is the one of :data:`RIDGE_PENALTIES` with the best validation score (``select``). ``X^T X``
-    is formed once (sparse-aware); each penalty is one Cholesky solve (~8x faster for 2,048-bit
+    is formed once (sparse-aware); each penalty is one Cholesky solve (~2.4x faster for 2,048-bit
     fingerprints than the eigendecomposition it replaces, ``benchmarks/train.json``)."""
 
     def fit(self, x_drug: np.ndarray, x_text: np.ndarray, penalty: float = RIDGE_PENALTIES[0]) -> "RidgeBaseline":

@@ -313,7 +313,7 @@ def text_backend(model=None) -> str:
     for a local BERT folder with mean pooling, the default model among them) or
     ``"sentence-transformers"`` (any other model, a loaded SentenceTransformer object, or
     ``THINBRIDGE_TEXT_BACKEND=sentence-transformers``, e.g. to encode on a GPU). The two agree to
-    float tolerance (``tests/test_minibert.py``); numpy is ~2x faster under the portable kernels
+    float tolerance (``tests/test_minibert.py``); numpy is ~3x faster under the portable kernels
     (:mod:`thinbridge.numerics` keeps torch's BLAS on its SSE2 branch), imports no torch, and
     gives the same bits for the same set of texts in any order, on a machine with a GPU too."""
     asked = _backend_asked()
