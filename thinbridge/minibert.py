@@ -49,7 +49,7 @@ _ERF_P = np.array([-2.72614225801306e-10, 2.77068142495902e-08, -2.1010240208250
                    -7.34990630326855e-04, -2.95459980854025e-03, -1.60960333262415e-02], dtype=np.float32)
 _ERF_Q = np.array([-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03, -7.37332916720468e-03,
                    -1.42647390514189e-02], dtype=np.float32)
-#: elements per block of :func:`gelu` (its five temporaries stay in the CPU's L2 cache)
+#: elements per block of :func:`gelu` (32 rows of 1,536: the fastest block measured here, 16 to 128 rows)
 _GELU_BLOCK = 49152
 
 
