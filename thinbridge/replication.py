@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -147,10 +146,10 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     does not depend on ``n_jobs``. One row per (split, model, model seed, query), in the order
     split, inputs, variant, model seed (baselines after the bridges of their inputs).
     """
-    from .splits import molecules_table
+    from .splits import molecules_table, scaffold_cache
     from .train import load_inputs
 
-    mols = molecules_table(pairs, Path(data_dir) / "scaffolds.tsv" if Path(data_dir).is_dir() else None)
+    mols = molecules_table(pairs, scaffold_cache(data_dir))
     firsts = {inputs_label(c): c for c in variants.values()}
     for cfg in firsts.values():  # features computed and cached here, once, not in every worker
         load_inputs(data_dir, cfg, pairs=pairs, split=np.full(len(pairs), "train"), show_progress=show_progress)

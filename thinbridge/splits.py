@@ -88,6 +88,13 @@ def random_split(n: int, sizes=(0.8, 0.1, 0.1), seed: int = 0) -> np.ndarray:
     return labels.astype(str)
 
 
+def scaffold_cache(data_dir) -> Path | None:
+    """The scaffold cache of a prepared data folder (``scaffolds.tsv``, :func:`molecules_table`), or
+    None when the folder does not exist."""
+    d = Path(data_dir)
+    return d / "scaffolds.tsv" if d.is_dir() else None
+
+
 def molecules_table(pairs: pd.DataFrame, cache: str | Path | None = None) -> pd.DataFrame:
     """One row per parent molecule (first-seen order) with its SMILES and scaffold.
 

@@ -61,9 +61,9 @@ def load_inputs(data_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | No
     pairs = D.load_pairs(data_dir) if pairs is None else pairs
     cache_dir = Path(cache_dir) if cache_dir is not None else data_dir / "cache"
     if split is None:
-        from .splits import molecules_table
+        from .splits import molecules_table, scaffold_cache
 
-        mols = molecules_table(pairs, data_dir / "scaffolds.tsv" if data_dir.is_dir() else None)
+        mols = molecules_table(pairs, scaffold_cache(data_dir))
         split = split_pairs(pairs, cfg.split, cfg.sizes, cfg.split_seed, mols=mols).to_numpy()
     texts = D.text_view(pairs, cfg.text_view, cfg.with_name)
     x_drug = drug_features(pairs["parent_smiles"].tolist(), cache_dir, show_progress=show_progress,
