@@ -9,9 +9,12 @@ What is measured (fixed seeds; every figure written by this script):
 * **build throughput, real SMILES**: ``Retriever.build_index`` (read, ChEMBL parent
   standardisation, ECFP4, drug head, write; exact kind) on ``--build-n`` SMILES: the distinct
   structures of the shipped ChEMBL table, then randomised SMILES of them (distinct strings, so
-  every row is standardised anew), in one process, and on a Dask ``LocalCluster`` of 1 and 2
-  workers, in partitions of ``--build-chunk`` lines. The cluster's start-up (workers started,
-  thinbridge and the chemistry loaded) is measured separately and also reported subtracted;
+  every row is standardised anew), in partitions of ``--build-chunk`` lines: in one process with
+  ``chembl_structure_pipeline``'s own standardiser (the reference) and with thinbridge's
+  (:mod:`thinbridge.parent`), on 2 forked processes, and on a Dask ``LocalCluster`` of 1 and 2
+  workers; every build's files are compared byte for byte with the first's. The cluster's
+  start-up (workers started, thinbridge and the chemistry loaded) is measured separately and
+  also reported subtracted;
 * **search, synthetic analogues**: at each size, embeddings of analogues of the run's parent
   molecules (:mod:`thinbridge.synthetic`: each keeps ~70% of one parent's fingerprint bits and
   ~30% of another's, embedded by the run's drug head), written as an index's embeddings file.
@@ -37,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,37 +108,74 @@ def cluster_startup(workers: int) -> float:
         return time.perf_counter() - t0
 
 
+@contextmanager
+def library_standardiser():
+    """The build with ``chembl_structure_pipeline``'s own ``standardize_mol`` and ``get_parent_mol``
+    (as published: they rebuild their patterns and objects for every molecule) in place of
+    thinbridge's (:mod:`thinbridge.parent`): the reference the speed-up is measured against."""
+    from chembl_structure_pipeline import standardizer
+
+    from thinbridge import parent
+
+    saved = parent.standardize_mol, parent.get_parent_mol
+    parent.standardize_mol, parent.get_parent_mol = standardizer.standardize_mol, standardizer.get_parent_mol
+    try:
+        yield
+    finally:
+        parent.standardize_mol, parent.get_parent_mol = saved
+
+
+ENGINES = ({"processes": 1, "standardiser": "library"}, {"processes": 1}, {"processes": 2}, {"workers": 1},
+           {"workers": 2})
+
+
+def _label(engine: dict) -> str:
+    if "workers" in engine:
+        return f"Dask LocalCluster, {engine['workers']} worker(s)"
+    n = engine["processes"]
+    which = ("chembl_structure_pipeline's standardiser" if engine.get("standardiser") == "library"
+             else "thinbridge's standardiser")
+    return f"this machine, {n} process{'es' if n > 1 else ''}, {which}"
+
+
 def bench_build(r, n: int, seed: int, folder: Path, chunk_size: int, repeat: int = 2) -> dict:
     """Each engine ``repeat`` times (the fastest kept: on a shared machine the slower runs measure
-    other work), with its cluster start-up measured before each Dask build."""
+    other work), with its cluster start-up measured before each Dask build. Every build's files
+    are compared with the first one's (the same files whatever the engine)."""
     from bench_query import library_smiles
 
     structures = shipped_structures()
     lib = folder / "library.smi"
     lib.write_text("".join(f"{s} m{i}\n" for i, s in enumerate(library_smiles(structures, n, seed))))
-    results = []
-    for engine in ({"processes": 1}, {"workers": 1}, {"workers": 2}):
-        label = (f"this machine, {engine['processes']} process" if "processes" in engine
-                 else f"Dask LocalCluster, {engine['workers']} worker(s)")
+    results, reference = [], None
+    for engine in ENGINES:
+        label = _label(engine)
         runs = []
         for i in range(repeat):
             log(f"build: {n} SMILES, {label} ({i + 1} of {repeat})")
             startup = cluster_startup(engine["workers"]) if "workers" in engine else 0.0
-            b = r.build_index(lib, folder / "index", kind="exact", chunk_size=chunk_size, show_progress=False,
-                              **engine)
-            runs.append({"seconds": b["seconds"], "startup_s": startup})
+            kw = {k: v for k, v in engine.items() if k != "standardiser"}
+            with library_standardiser() if engine.get("standardiser") == "library" else nullcontext():
+                b = r.build_index(lib, folder / "index", kind="exact", chunk_size=chunk_size, show_progress=False,
+                                  **kw)
+            files = {f: (folder / "index" / f).read_bytes() for f in ("ids.tsv", "embeddings.safetensors")}
+            reference = reference or files
+            runs.append({"seconds": b["seconds"], "startup_s": startup, "same_files": files == reference})
         best = min(runs, key=lambda x: x["seconds"] - x["startup_s"])
         results.append({"engine": label, **engine, **best, "all_runs": runs,
+                        "same_files_as_first": all(x["same_files"] for x in runs),
                         "molecules_per_s": b["count"] / best["seconds"],
                         "molecules_per_s_after_startup": b["count"] / (best["seconds"] - best["startup_s"]),
                         "indexed": b["count"], "skipped": b["skipped"], "partitions": b["partitions"]})
-    rate = {x.get("workers"): x["molecules_per_s_after_startup"] for x in results}
+    rate = {_label(e): x["molecules_per_s_after_startup"] for e, x in zip(ENGINES, results)}
+    ref = rate[_label(ENGINES[0])]
     return {"rows": n, "chunk_size": b["chunk_size"], "repeat": repeat,
             "input": f"{len(structures)} distinct SMILES of the shipped ChEMBL table, then distinct randomised SMILES "
                      "of them (RDKit MolToRandomSmilesVect)",
             "results": results,
             "ids_tsv_bytes_per_molecule": (folder / "index" / "ids.tsv").stat().st_size / b["count"],
-            "speedup_2_workers_after_startup": rate[2] / rate[1]}
+            "speedup_over_library_standardiser": {label: v / ref for label, v in rate.items()},
+            "speedup_2_workers_after_startup": rate[_label({"workers": 2})] / rate[_label({"workers": 1})]}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -332,16 +373,25 @@ def markdown(res: dict) -> str:
         f"{b['rows']:,} SMILES ({b['input']}), partitions of {b['chunk_size']} lines; each engine run "
         f"{b['repeat']} times, the fastest shown (all runs in `index.json`).",
         "",
-        "| engine | wall s | cluster start-up s | molecules/s | molecules/s after start-up |",
-        "|---|---:|---:|---:|---:|",
+        "| engine | wall s | cluster start-up s | molecules/s | molecules/s after start-up | against the library's "
+        "standardiser | same files |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for x in b["results"]:
         lines.append(f"| {x['engine']} | {x['seconds']:.1f} | {x['startup_s']:.1f} | {x['molecules_per_s']:.0f} "
-                     f"| {x['molecules_per_s_after_startup']:.0f} |")
+                     f"| {x['molecules_per_s_after_startup']:.0f} "
+                     f"| {b['speedup_over_library_standardiser'][x['engine']]:.1f}x "
+                     f"| {'yes' if x['same_files_as_first'] else '**no**'} |")
     lines += [
         "",
-        f"2 workers against 1, after start-up: {b['speedup_2_workers_after_startup']:.2f}x (2 cores, shared with "
-        f"the scheduler and this process). `ids.tsv` holds {b['ids_tsv_bytes_per_molecule']:.0f} bytes a molecule.",
+        "The first row standardises with `chembl_structure_pipeline`'s own `standardize_mol` and `get_parent_mol`, "
+        "which rebuild their salt and solvent patterns and an `Uncharger` for every molecule; the others with "
+        "`thinbridge.parent` (the same rules with those built once per process; `tests/test_parent.py` checks the "
+        "same parents). \"Same files\": `ids.tsv` and `embeddings.safetensors` byte for byte equal to the first "
+        "row's. "
+        f"2 Dask workers against 1, after start-up: {b['speedup_2_workers_after_startup']:.2f}x (2 cores, shared "
+        f"with the scheduler and this process). `ids.tsv` holds {b['ids_tsv_bytes_per_molecule']:.0f} bytes a "
+        "molecule.",
         "",
         "## Search by index kind (synthetic analogues)",
         "",

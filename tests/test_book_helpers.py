@@ -1,5 +1,5 @@
 """The helpers the book's chapters call (thinbridge.book, the split files, experiments, retrieval,
-plots, parallel_map), and the chapters' own shape: no functions defined in a notebook, one
+plots, parallel_map, worker_pool), and the chapters' own shape: no functions defined in a notebook, one
 setup call first, labelled exercises with their solutions."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from thinbridge import book, experiments as X, splits as S
 from thinbridge.config import RunConfig
 from thinbridge.errors import UserError
-from thinbridge.parallel import n_workers, parallel_map
+from thinbridge.parallel import n_workers, parallel_map, worker_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -62,6 +62,21 @@ def test_parallel_map_keeps_order_and_runs_closures():
     assert n_workers(4, 1) == 1 and n_workers(2, 100, min_items=500) == 1
     with pytest.raises(ValueError):
         n_workers(-3, 10)
+
+
+def test_worker_pool_runs_a_closure_in_workers_and_returns_in_order():
+    import os
+
+    offset = 10
+    for n in (1, 2):
+        with worker_pool(lambda x, y: (x + y + offset, os.getpid()), n) as submit:
+            waits = [submit(i, 1) for i in range(20)]
+            got = [w() for w in waits]
+        assert [v for v, _ in got] == list(range(11, 31))
+        assert {pid for _, pid in got} == {os.getpid()} if n == 1 else os.getpid() not in {pid for _, pid in got}
+    with pytest.raises(ZeroDivisionError):  # a worker's error is raised where its result is asked for
+        with worker_pool(lambda x: 1 / x, 2) as submit:
+            submit(0)()
 
 
 def test_molecules_with_target_and_draw_hits():

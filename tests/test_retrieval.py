@@ -239,6 +239,12 @@ def test_index_parallel_matches_serial(world, tmp_path):
     assert (a["count"], a["skipped"]) == (b["count"], b["skipped"]) == (4, 1) and b["processes"] == 2
     np.testing.assert_allclose(Index.load(tmp_path / "serial").embeddings,
                                Index.load(tmp_path / "parallel").embeddings, atol=1e-6)
+    # with the same partitions, the same files byte for byte (workers prepare parts of a partition)
+    c = r.build_index(lib, tmp_path / "parallel2", processes=2, chunk_size=2, show_progress=False)
+    s = r.build_index(lib, tmp_path / "serial2", processes=1, chunk_size=2, show_progress=False)
+    assert c["processes"] == 2 and s["processes"] == 1
+    for f in ("ids.tsv", "skipped.tsv", "embeddings.safetensors"):
+        assert (tmp_path / "parallel2" / f).read_bytes() == (tmp_path / "serial2" / f).read_bytes(), f
 
 
 def test_index_from_another_run_is_refused(world, capsys, tmp_path):

@@ -13,7 +13,8 @@ The steps:
    ``chunk_size`` records (:func:`thinbridge.library.plan_library`);
 2. **embed** — each partition is read, standardised, fingerprinted and embedded in one batch
    (:func:`thinbridge.index.embed_partition`): here, partition after partition, with the
-   structure standardisation spread over ``processes`` forked processes; or on Dask workers,
+   standardisation and fingerprints done by one pool of ``processes`` forked workers (this
+   process reads ahead, embeds and writes); or on Dask workers,
    each partition written as a checksummed shard (:mod:`thinbridge.cluster`,
    :mod:`thinbridge.shards`), so that a build that stops is resumed where it stopped;
 3. **write** — the partitions are appended in (file, partition) order
@@ -31,14 +32,17 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
+from functools import partial
 from pathlib import Path
 
 from . import jsonio, shards
 from .config import CHUNK_SIZE
 from .errors import UserError
 from .index import (INDEX_EMBEDDINGS, INDEX_FORMAT, INDEX_IDS, INDEX_MANIFEST, INDEX_SKIPPED, EmbeddingsFile,
-                    IndexWriter, embed_partition, skip_reasons, standardise_batch)
+                    IndexWriter, embed_partition, join_prepared, prepare_structures, skip_reasons)
 from .library import display_names, expand_sources, plan_library, read_library
+from .parallel import n_workers, worker_pool
 from .progress import progress
 
 #: below this many input lines a build on this machine standardises in one process (forking costs more)
@@ -107,31 +111,41 @@ def _unfinished(out: Path) -> None:
     (out / INDEX_MANIFEST).unlink(missing_ok=True)
 
 
-def _standardiser(processes: int):
-    """:func:`standardise_batch` over a partition, in parts spread over ``processes`` forked processes."""
-    from .parallel import parallel_map
-
-    def standardise(smiles: list[str]) -> list:
+def _starter(submit, processes: int):
+    """``start(smiles)``: send a partition's SMILES to the workers in parts (about four per worker,
+    at least 64 SMILES each) and return a function that waits for them and joins the parts."""
+    def start(smiles: list[str]):
         step = max(64, -(-len(smiles) // (processes * 4))) if processes > 1 else len(smiles) or 1
-        parts = [smiles[i:i + step] for i in range(0, len(smiles), step)]
-        return [r for part in parallel_map(standardise_batch, parts, n_jobs=processes) for r in part]
+        waits = [submit(smiles[i:i + step]) for i in range(0, len(smiles), step)]
+        return lambda: join_prepared([w() for w in waits])
 
-    return standardise
+    return start
 
 
 def _build_here(plan: dict, heads, out: Path, processes: int | None, show_progress: bool) -> tuple[IndexWriter, dict]:
-    """Embed the partitions in order in this process and append each to the files."""
+    """Embed the partitions in order in this process and append each to the files. With several
+    ``processes``, one pool of forked workers standardises and fingerprints the molecules while
+    this process reads the next partition and embeds and writes the finished one."""
     _unfinished(out)
     total = _total_lines(plan)
     processes = int(processes) if processes else ((os.cpu_count() or 1) if total >= PARALLEL_MIN_ROWS else 1)
-    standardise = _standardiser(processes)
+    processes = n_workers(processes, total) if processes > 1 else 1
     writer = IndexWriter(out, heads.dim, len(plan["sources"]) > 1)
+    prepare = partial(prepare_structures, drug_encoder=heads.drug_encoder)
     with progress(total=total, desc="indexing", unit="line", disable=not show_progress) as bar:
         try:
-            for _, source, pi, part in _partitions(plan):
-                rows, layout = read_library(source["path"], part)
-                writer.append(embed_partition(rows, heads, source["name"], layout["stats"], standardise))
-                bar.update(shards.partition_lines(source, pi))
+            with worker_pool(prepare, processes) as submit:
+                start, ahead = _starter(submit, processes), deque()
+                for item in [*_partitions(plan), None]:  # None: the end, finish what is left
+                    if item is not None:
+                        _, source, pi, part = item
+                        rows, layout = read_library(source["path"], part)
+                        rows = list(rows)
+                        ahead.append((source, pi, rows, layout, start([r.smiles for r in rows if not r.problem])))
+                    while ahead and (item is None or len(ahead) > 1):  # one partition in the workers ahead
+                        source, pi, rows, layout, wait = ahead.popleft()
+                        writer.append(embed_partition(rows, heads, source["name"], layout["stats"], wait()))
+                        bar.update(shards.partition_lines(source, pi))
         except BaseException:  # an error, Ctrl-C or SIGTERM: no half-written index is left behind
             writer.abort(remove=True)
             raise

@@ -271,7 +271,8 @@ def _add_index(sub):
     x.add_argument("--workers", type=_number(int, 1), default=None,
                    help="build on a new Dask LocalCluster of this many worker processes on this machine")
     x.add_argument("--processes", type=_number(int, 1), default=None,
-                   help="without Dask: processes that standardise structures (default: CPU count; 1 for small files)")
+                   help="without Dask: worker processes that standardise and fingerprint structures (default: CPU "
+                        "count; 1 for small files)")
     x.add_argument("--chunk-size", type=_number(int, 1), default=CHUNK_SIZE,
                    help=f"lines per partition, the unit of work and of batching (default: {CHUNK_SIZE}); a re-run "
                         "with the same inputs and chunk size resumes a Dask build")

@@ -123,15 +123,14 @@ def salt_or_solvent_only(mol) -> bool:
 def standardise_parent(smiles: str) -> tuple[str, str]:
     """ChEMBL parent of a SMILES: ``(parent_smiles, parent_inchikey)``.
 
-    RDKit parses, ``chembl_structure_pipeline.standardize_mol`` standardises and
-    ``get_parent_mol`` strips salts and solvents (ChEMBL's own rules, offline; the same
-    algorithm with its pattern lists read once, :mod:`thinbridge.parent`).
+    RDKit parses, ``standardize_mol`` standardises and ``get_parent_mol`` strips salts and
+    solvents: ChEMBL's own rules, offline (``chembl_structure_pipeline``'s algorithms with what
+    they rebuild per molecule built once, :mod:`thinbridge.parent`).
     Raises ``_StructureError`` with a :data:`DROP_REASONS` key.
     """
-    from chembl_structure_pipeline import standardizer
     from rdkit import Chem
 
-    from .parent import get_parent_mol
+    from .parent import get_parent_mol, standardize_mol
 
     if not smiles:
         raise _StructureError("missing_smiles")
@@ -139,7 +138,7 @@ def standardise_parent(smiles: str) -> tuple[str, str]:
     if mol is None:
         raise _StructureError("invalid_smiles", smiles[:80])
     try:
-        std = standardizer.standardize_mol(mol)
+        std = standardize_mol(mol)
         parent, _excluded = get_parent_mol(std)
     except Exception as e:  # the pipeline raises assorted RDKit errors on odd input
         raise _StructureError("standardisation_failed", f"{type(e).__name__}: {e}"[:120]) from None

@@ -11,7 +11,8 @@ model that built it (:meth:`thinbridge.retrieval.Retriever.check_index`). Indexe
 format (one source file, no ``file`` column, exact search only) are still read.
 
 One partition of a library goes through :func:`embed_partition`: standardise to ChEMBL parents
-(:func:`standardise_batch`), fingerprint, embed with the bridge's drug head; the result
+and fingerprint them (:func:`prepare_structures`; worker processes may do this part), embed
+with the bridge's drug head; the result
 (:class:`PartitionResult`) is appended to the files by :class:`IndexWriter`, in the order of
 the partitions, whichever process or machine computed it (:mod:`thinbridge.build`).
 Searching: :meth:`Index.search` (exact: :meth:`EmbeddingsFile.top_k`, in blocks read from the
@@ -25,7 +26,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -128,14 +129,35 @@ class PartitionResult:
         return len(self.entries) + len(self.skipped)
 
 
+def prepare_structures(smiles: list[str], drug_encoder: str) -> tuple[list[tuple[str, str, str, str]], np.ndarray | None]:
+    """The per-molecule work of a partition: :func:`standardise_batch`'s tuples for ``smiles``, and
+    the run's drug encoder on the parents that worked (one row each, in order; None when none did).
+    Rows are independent, so a partition's SMILES may be prepared in parts and joined."""
+    from .features import encode_drugs
+
+    results = standardise_batch(smiles)
+    parents = [r[0] for r in results if not r[2]]
+    return results, (encode_drugs(parents, drug_encoder) if parents else None)
+
+
+def join_prepared(parts: Sequence[tuple[list, np.ndarray | None]]) -> tuple[list, np.ndarray | None]:
+    """:func:`prepare_structures` of consecutive parts of a list, as if of the whole list."""
+    features = [f for _, f in parts if f is not None]
+    return [r for res, _ in parts for r in res], (np.concatenate(features) if features else None)
+
+
 def embed_partition(rows: Sequence[Row], heads, file: str, stats: dict | None = None,
-                    standardise: Callable[[list[str]], list] = standardise_batch) -> PartitionResult:
+                    prepared: tuple[list, np.ndarray | None] | None = None) -> PartitionResult:
     """Standardise, encode (the run's drug encoder) and embed one partition's rows with ``heads``
-    (the bridge's :class:`~thinbridge.runfiles.NumpyHeads`), in one batch. Unreadable lines and structures
-    that fail are kept as skipped rows with their reason. ``stats``: the layout's counts of rows
-    with extra fields, filled while ``rows`` were read."""
+    (the bridge's :class:`~thinbridge.runfiles.NumpyHeads`); the drug head embeds the partition in
+    one batch. Unreadable lines and structures that fail are kept as skipped rows with their
+    reason. ``stats``: the layout's counts of rows with extra fields, filled while ``rows`` were
+    read. ``prepared``: :func:`prepare_structures` of the readable rows' SMILES, if already done
+    (by worker processes); else it runs here."""
     rows = list(rows)
-    results = iter(standardise([r.smiles for r in rows if not r.problem]))
+    if prepared is None:
+        prepared = prepare_structures([r.smiles for r in rows if not r.problem], heads.drug_encoder)
+    results, features = iter(prepared[0]), prepared[1]
     entries, skipped = [], []
     for r in rows:
         p, key, reason, detail = ("", "", UNREADABLE, r.problem) if r.problem else next(results)
@@ -143,8 +165,7 @@ def embed_partition(rows: Sequence[Row], heads, file: str, stats: dict | None = 
             skipped.append(tuple(clean_field(v) for v in (r.line, r.id, r.smiles, reason, detail)))
         else:
             entries.append(tuple(clean_field(v) for v in (r.line, r.id, r.smiles, p, key)))
-    emb = (heads.embed_molecules([e[3] for e in entries]) if entries
-           else np.empty((0, heads.dim), dtype=np.float32))
+    emb = (heads.embed(features, "drug") if entries else np.empty((0, heads.dim), dtype=np.float32))
     stats = stats or {}
     return PartitionResult(file, emb, entries, skipped, stats.get("rows_with_extra_fields", 0),
                            list(stats.get("extra_field_lines", [])))

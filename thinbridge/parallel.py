@@ -1,4 +1,5 @@
-"""One way to run a function over many items on several cores: :func:`parallel_map`.
+"""Running a function on several cores: :func:`parallel_map` over many items, or a
+:func:`worker_pool` kept for a stream of tasks.
 
 Used for structure standardisation (``prepare``, ``index``) and the ablation's cells. Worker
 processes are forked (on Linux), so the function and the items are inherited, not pickled:
@@ -13,7 +14,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Callable, Sequence, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from .progress import progress
 
@@ -67,6 +69,34 @@ def _call(i: int):
     return fn(items[i])
 
 
+def _apply(*args):
+    fn, _ = _JOB
+    return fn(*args)
+
+
+@contextmanager
+def _fork_pool(n: int):
+    """A pool of ``n`` forked workers (the caller has set :data:`_JOB`), terminated on leaving,
+    also on an error or Ctrl-C."""
+    import multiprocessing as mp
+    import warnings
+
+    # Ctrl-C or SIGTERM while the pool is being set up would strike inside multiprocessing's own
+    # bookkeeping (a half-made Finalize object, a traceback at exit): hold them until the pool
+    # exists and its clean-up is in place, then take them
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork of a threaded process
+            pool = mp.get_context("fork").Pool(n, initializer=_init_worker)
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        raise
+    with pool:  # __exit__ terminates the workers
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        yield pool
+
+
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], n_jobs: int | None = 1, desc: str = "",
                  show_progress: bool = False, chunksize: int = 1, min_items: int = 1) -> list[R]:
     """``[fn(x) for x in items]``, on ``n_jobs`` forked worker processes when that pays.
@@ -80,25 +110,32 @@ def parallel_map(fn: Callable[[T], R], items: Sequence[T], n_jobs: int | None = 
     bar = dict(desc=desc, total=len(items), disable=not show_progress)
     if n == 1:
         return [fn(x) for x in progress(items, **bar)]
-    import multiprocessing as mp
-
-    import warnings
-
     _JOB = (fn, items)
-    # Ctrl-C or SIGTERM while the pool is being set up would strike inside multiprocessing's own
-    # bookkeeping (a half-made Finalize object, a traceback at exit): hold them until the pool
-    # exists and its clean-up is in place, then take them
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: fork of a threaded process
-                pool = mp.get_context("fork").Pool(n, initializer=_init_worker)
-        except BaseException:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            raise
-        with pool:  # __exit__ terminates the workers, also on an error or Ctrl-C
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        with _fork_pool(n) as pool:
             return list(progress(pool.imap(_call, range(len(items)), chunksize=max(1, int(chunksize))), **bar))
+    finally:
+        _JOB = None
+
+
+@contextmanager
+def worker_pool(fn: Callable[..., R], n: int) -> Iterator[Callable[..., Callable[[], R]]]:
+    """``n`` forked worker processes that run ``fn``, kept for as long as the block lasts.
+
+    Yields ``submit(*args)``: it sends ``args`` to a free worker at once and returns a function
+    that waits for ``fn(*args)`` and returns it (or raises its error). With ``n`` 1 nothing is
+    forked and ``fn`` runs, here, when its result is asked for. ``fn`` is inherited by the fork,
+    not pickled (a closure is fine); ``args`` and results are pickled. One pool at a time.
+    """
+    global _JOB
+    if n <= 1:
+        yield lambda *args: (lambda: fn(*args))
+        return
+    if _JOB is not None:
+        raise RuntimeError("worker_pool: another pool of this process is running")
+    _JOB = (fn, None)
+    try:
+        with _fork_pool(n) as pool:
+            yield lambda *args: pool.apply_async(_apply, args).get
     finally:
         _JOB = None
