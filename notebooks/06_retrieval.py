@@ -176,7 +176,9 @@ r.search_text("glucocorticoid receptor agonist", k=3, index=paths.artifacts / "i
 # `--workers N` for a cluster on this machine), resumably, with the same bytes as a build in one
 # process; `--kind hnsw` or `--kind ivfpq` adds approximate search with FAISS, its recall@10
 # against exact search measured on the index's own molecules. `scripts/bench_index.py`
-# measured, on this machine, builds with one and two workers on real SMILES, and each kind of
+# measured, on this machine, builds on real SMILES (in one process with ChEMBL's own
+# standardiser as the reference, then with thinbridge's, in one and two processes, and on one
+# and two Dask workers: the same files every time), and each kind of
 # index on synthetic libraries of 10^5-10^7 analogues of the run's molecules
 # (`thinbridge.synthetic`: each keeps most fingerprint bits of one parent and some of another,
 # and the bridge embeds it). Recall is against exact search, for text queries (mechanism

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Index builds against the number of Dask workers, and search by index kind from 10^5 to 10^7 molecules.
+"""Index builds (ChEMBL's standardiser against thinbridge's; processes; Dask workers) and search by index kind.
 
     nice -n 10 python scripts/bench_index.py     # artifacts/runs/scaffold_rich_noname -> benchmarks/index.{json,md}
     python scripts/bench_index.py --sizes 1e5,1e6 --build-n 2000     # a shorter run
@@ -359,7 +359,7 @@ def _mb(x: float) -> str:
 def markdown(res: dict) -> str:
     m, b = res["machine"], res["build"]
     lines = [
-        "# Index builds on Dask and search by index kind",
+        "# Index builds and search by index kind",
         "",
         f"Written by `scripts/bench_index.py` (seed {res['seed']}, top-{res['k']}) on {m['cpu_count']} CPU cores, "
         f"{m['memory_gb']:.0f} GB, {m['platform']}, numpy {m['numpy']}, faiss {m['faiss']} (one OpenMP thread, as "
@@ -367,7 +367,7 @@ def markdown(res: dict) -> str:
         f"{m['load_average_1min_at_start_end'][1]} at the end (above {m['cpu_count']}: other work shared the cores). "
         f"Total {res['seconds_total'] / 60:.0f} min.",
         "",
-        "## Build throughput against Dask workers (measured, real SMILES)",
+        "## Build throughput (measured, real SMILES)",
         "",
         f"`Retriever.build_index` (read, ChEMBL parent standardisation, ECFP4, drug head, write; exact) on "
         f"{b['rows']:,} SMILES ({b['input']}), partitions of {b['chunk_size']} lines; each engine run "

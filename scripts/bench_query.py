@@ -43,10 +43,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import thinbridge  # noqa: E402,F401  (first: pins the numerical kernels before numpy loads)
+import numpy as np  # noqa: E402
 
 K = 10
 

@@ -163,8 +163,8 @@ PARALLEL_MIN = 500
 def _map_structures(smiles: list[str], show_progress: bool):
     """:func:`standardise_parent` over many SMILES, in input order, on every core when worth it.
 
-    The ChEMBL pipeline re-reads its salt and solvent lists for every molecule, so this step
-    is CPU-bound; results do not depend on the number of processes.
+    Standardisation is CPU-bound (about a millisecond a molecule); results do not depend on the
+    number of processes.
     """
     from .parallel import parallel_map
 
