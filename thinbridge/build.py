@@ -133,19 +133,22 @@ def _build_here(plan: dict, heads, out: Path, processes: int | None, show_progre
     writer = IndexWriter(out, heads.dim, len(plan["sources"]) > 1)
     prepare = partial(prepare_structures, drug_encoder=heads.drug_encoder)
     with progress(total=total, desc="indexing", unit="line", disable=not show_progress) as bar:
+
+        def finish(source, pi, rows, layout, wait):
+            writer.append(embed_partition(rows, heads, source["name"], layout["stats"], wait()))
+            bar.update(shards.partition_lines(source, pi))
+
         try:
             with worker_pool(prepare, processes) as submit:
                 start, ahead = _starter(submit, processes), deque()
-                for item in [*_partitions(plan), None]:  # None: the end, finish what is left
-                    if item is not None:
-                        _, source, pi, part = item
-                        rows, layout = read_library(source["path"], part)
-                        rows = list(rows)
-                        ahead.append((source, pi, rows, layout, start([r.smiles for r in rows if not r.problem])))
-                    while ahead and (item is None or len(ahead) > 1):  # one partition in the workers ahead
-                        source, pi, rows, layout, wait = ahead.popleft()
-                        writer.append(embed_partition(rows, heads, source["name"], layout["stats"], wait()))
-                        bar.update(shards.partition_lines(source, pi))
+                for _, source, pi, part in _partitions(plan):
+                    rows, layout = read_library(source["path"], part)
+                    rows = list(rows)
+                    ahead.append((source, pi, rows, layout, start([r.smiles for r in rows if not r.problem])))
+                    if len(ahead) > 1:  # the workers keep one partition ahead of the one finished here
+                        finish(*ahead.popleft())
+                while ahead:
+                    finish(*ahead.popleft())
         except BaseException:  # an error, Ctrl-C or SIGTERM: no half-written index is left behind
             writer.abort(remove=True)
             raise

@@ -129,7 +129,7 @@ class PartitionResult:
         return len(self.entries) + len(self.skipped)
 
 
-def prepare_structures(smiles: list[str], drug_encoder: str) -> tuple[list[tuple[str, str, str, str]], np.ndarray | None]:
+def prepare_structures(smiles: list[str], drug_encoder: str) -> tuple[list[tuple[str, ...]], np.ndarray | None]:
     """The per-molecule work of a partition: :func:`standardise_batch`'s tuples for ``smiles``, and
     the run's drug encoder on the parents that worked (one row each, in order; None when none did).
     Rows are independent, so a partition's SMILES may be prepared in parts and joined."""

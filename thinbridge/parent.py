@@ -69,7 +69,8 @@ def _strip(frags, which: int) -> list[int]:
 @lru_cache(maxsize=1)
 def _queries() -> dict:
     """Atom queries, built once: hydrogen atoms, isotope-labelled atoms, the exclusion rule's
-    metals (by atomic number, from the library's own list) and boron."""
+    metals (by atomic number, from the library's own list) and boron, and any element other than
+    those most drugs are made of (a molecule without one can be neither metallic nor boron-rich)."""
     from chembl_structure_pipeline.exclude_flag import METAL_LIST
     from rdkit import Chem
     from rdkit.Chem import rdqueries
@@ -79,7 +80,6 @@ def _queries() -> dict:
     return {"h": Chem.MolFromSmarts("[#1]"), "isotope": rdqueries.IsotopeGreaterQueryAtom(0),
             "metal": Chem.MolFromSmarts("[" + ",".join(f"#{z}" for z in metals) + "]"),
             "boron": rdqueries.AtomNumEqualsQueryAtom(5),
-            # none of these elements is a metal or boron: most drugs are made of them only
             "unusual": Chem.MolFromSmarts("[" + ";".join(f"!#{z}" for z in (0, 1, 6, 7, 8, 9, 15, 16, 17, 35, 53))
                                           + "]")}
 
