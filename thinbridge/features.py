@@ -293,11 +293,9 @@ def token_count(text: str, model: str | None = None) -> tuple[int, int]:
 #: backend). In its last bits a text's embedding there depends on the other texts padded into its
 #: batch, so the chunks, not the number of worker processes that encode them, fix the result.
 ENCODE_CHUNK = 256
-#: ``THINBRIDGE_TEXT_BACKEND=sentence-transformers`` forces the sentence-transformers backend
+#: the variable that picks the text backend, and what it may say (empty or ``auto``: let
+#: :func:`text_backend` choose; ``sentence-transformers`` forces that backend)
 BACKEND_ENV = "THINBRIDGE_TEXT_BACKEND"
-
-
-#: what ``THINBRIDGE_TEXT_BACKEND`` may say (empty or ``auto``: let :func:`text_backend` choose)
 BACKENDS = ("auto", "numpy", "sentence-transformers")
 
 
