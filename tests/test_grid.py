@@ -192,3 +192,35 @@ def test_mlp_bridges_train_in_a_grid_as_alone_and_save_and_load(toy_inputs, tmp_
     np.testing.assert_allclose(heads.embed(x, "drug"), mlp.embed(x, "drug"), atol=1e-5)
     np.testing.assert_allclose(heads.embed(toy_inputs.x_text[:5], "text"), mlp.embed(toy_inputs.x_text[:5], "text"),
                                atol=1e-5)
+
+
+def test_a_shorter_patience_is_judged_exactly_from_a_longer_history(toy_inputs):
+    """stopping() on a patience-10 history says what training with patience 2 or 3 does: the same
+    epoch kept, the same epochs run, and the same history up to there."""
+    from thinbridge.grid import stopping
+
+    long_cfg = dataclasses.replace(BASE, epochs=20, patience=10, lr=2e-2)
+    (_, long_hist), = fit_many(toy_inputs, [long_cfg])
+    mine = stopping(long_hist, 10, 20)
+    assert mine["epochs_run"] == len(long_hist)
+    assert mine["best_epoch"] == max(long_hist, key=lambda h: h["val_t2d_MRR"])["epoch"]
+    changed = False
+    for p in (1, 2, 3):
+        short_cfg = dataclasses.replace(long_cfg, patience=p)
+        (model, hist), = fit_many(toy_inputs, [short_cfg])
+        what_if = stopping(long_hist, p, 20)
+        assert hist == long_hist[:len(hist)]
+        assert what_if == {"best_epoch": max(hist, key=lambda h: h["val_t2d_MRR"])["epoch"],
+                           "epochs_run": len(hist), "val_t2d_MRR": max(h["val_t2d_MRR"] for h in hist)}
+        changed |= what_if["best_epoch"] != mine["best_epoch"]
+    assert changed  # the toy history is one where a short patience stops too early
+
+
+def test_a_patience_longer_than_the_history_was_trained_with_is_refused():
+    from thinbridge.errors import UserError
+    from thinbridge.grid import stopping
+
+    hist = [{"epoch": e, "val_t2d_MRR": v} for e, v in enumerate([0.1, 0.3, 0.2, 0.2], start=1)]
+    assert stopping(hist, 2, 60) == {"best_epoch": 2, "epochs_run": 4, "val_t2d_MRR": 0.3}
+    with pytest.raises(UserError, match="shorter patience"):
+        stopping(hist, 5, 60)

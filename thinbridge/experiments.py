@@ -51,7 +51,42 @@ def _cell_scores(inp: Inputs, cfg: RunConfig, model, hist: list[dict], protocol:
             "hard_weight": cfg.hard_weight, "seed": cfg.seed,
             "wt_R@1": w["R@1"], "wt_R@3": w["R@3"], "wt_MRR": w["MRR"],
             "wt_R@1_all": w["R@1_all"], "wt_MRR_all": w["MRR_all"],
-            "R@1": g["R@1"], "MRR": g["MRR"], "best_epoch": max(hist, key=lambda h: h["val_t2d_MRR"])["epoch"]}
+            "R@1": g["R@1"], "MRR": g["MRR"], **_stopping_columns(cfg, hist)}
+
+
+#: shorter early-stopping patiences judged from each ablation bridge's history (no extra training)
+WHAT_IF_PATIENCE = (3, 5, 7)
+
+
+def _stopping_columns(cfg: RunConfig, hist: list[dict]) -> dict:
+    """The epoch kept, epochs run and validation MRR of a bridge, and what each shorter patience of
+    :data:`WHAT_IF_PATIENCE` would have kept and run (:func:`thinbridge.grid.stopping`)."""
+    from .grid import stopping
+
+    out = {}
+    for p in (cfg.patience, *(q for q in WHAT_IF_PATIENCE if q < cfg.patience)):
+        s = stopping(hist, p, cfg.epochs)
+        suffix = "" if p == cfg.patience else f"_p{p}"
+        out.update({f"best_epoch{suffix}": s["best_epoch"], f"epochs_run{suffix}": s["epochs_run"],
+                    f"val_MRR{suffix}": s["val_t2d_MRR"]})
+    return out
+
+
+def patience_what_if(runs: pd.DataFrame) -> pd.DataFrame:
+    """From :func:`ablation_grid` rows: for each shorter patience, how many bridges would keep the
+    same epoch (and so come out identical), the share of the epochs they would train, and the
+    validation MRR given up by the bridges that would stop before their best epoch."""
+    rows = []
+    for p in WHAT_IF_PATIENCE:
+        if f"best_epoch_p{p}" not in runs:
+            continue
+        same = runs[f"best_epoch_p{p}"] == runs["best_epoch"]
+        lost = (runs["val_MRR"] - runs[f"val_MRR_p{p}"])[~same]
+        rows.append({"patience": p, "bridges": len(runs), "same_epoch": int(same.sum()),
+                     "epochs_share": runs[f"epochs_run_p{p}"].sum() / runs["epochs_run"].sum(),
+                     "val_MRR_lost_mean": float(lost.mean()) if len(lost) else 0.0,
+                     "val_MRR_lost_max": float(lost.max()) if len(lost) else 0.0})
+    return pd.DataFrame(rows)
 
 
 def train_grid(inp: Inputs, cfgs: list[RunConfig], protocol: str = "distinct", n_jobs: int = 1) -> list[dict]:

@@ -319,6 +319,28 @@ def fit_many(inp, cfgs: list[RunConfig], show_progress: bool = False) -> list[tu
     return [(stack.bridge(i, best_state[i]).cpu(), histories[i]) for i in range(k)]
 
 
+def stopping(history: list[dict], patience: int, max_epochs: int) -> dict:
+    """What early stopping with ``patience`` (and at most ``max_epochs``) would have done on a
+    bridge's per-epoch ``history`` (:func:`fit_many`'s): ``{"best_epoch", "epochs_run",
+    "val_t2d_MRR"}`` (the kept epoch's validation MRR). :func:`fit_many`'s own rule: an epoch
+    improves on strictly greater validation MRR; training stops after ``patience`` epochs without
+    improvement or at ``max_epochs``.
+
+    A bridge's epochs do not depend on when it will stop, so for any ``patience`` up to the one the
+    history was trained with this is exactly what training with it would give (``tests/test_grid.py``):
+    a shorter patience can be judged from a longer run's histories without training again."""
+    best, kept, stale = -math.inf, None, 0
+    for h in history:
+        if h["val_t2d_MRR"] > best:
+            best, kept, stale = h["val_t2d_MRR"], h["epoch"], 0
+        else:
+            stale += 1
+        if stale >= patience or h["epoch"] >= max_epochs:
+            return {"best_epoch": kept, "epochs_run": h["epoch"], "val_t2d_MRR": best}
+    raise UserError(f"this history stopped at epoch {len(history)} before patience {patience} or "
+                    f"{max_epochs} epochs would stop it: it was trained with a shorter patience")
+
+
 def _val_mrr(stack: _Stack, bits: SparseRows, x_text: torch.Tensor, task, ranks, which: list[int]) -> np.ndarray:
     """Validation text -> drug MRR of the bridges ``which`` (NaN for the others)."""
     from . import evaluation as E
