@@ -59,3 +59,24 @@ def test_descriptors_inside_a_daemonic_worker_run_in_that_worker():
     here = F.rdkit2d(smiles)
     inside = parallel_map(F.rdkit2d, [smiles, smiles[:2]], n_jobs=2)
     np.testing.assert_array_equal(inside[0], here)
+
+
+def test_rdkit2d_equals_rdkit_s_own_descriptors_bit_for_bit():
+    """Ipc and AvgIpc share their characteristic polynomial; every descriptor keeps RDKit's value."""
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    import pandas as pd
+
+    from thinbridge.paths import shipped_data_path
+
+    real = pd.read_csv(shipped_data_path(), sep="\t", dtype=str, keep_default_na=False)["canonical_smiles"]
+    smiles = [ASPIRIN, "C", "[Na+].[Cl-]"] + [s for s in real.unique() if s][::97]  # ~35 real drugs, big ones too
+    fns = F._descriptor_functions()
+    names = [n for n, _ in Descriptors._descList]
+    assert fns[names.index("Ipc")] is not Descriptors.Ipc  # the shared path is the one tested
+    for s in smiles:
+        mine, theirs = Chem.MolFromSmiles(s), Chem.MolFromSmiles(s)
+        ours = [F._descriptor(f, mine) for f in fns]
+        ref = [F._descriptor(f, theirs) for _, f in Descriptors._descList]
+        assert np.array_equal(np.array(ours), np.array(ref), equal_nan=True), s

@@ -74,7 +74,7 @@ def test_same_parents_as_chembl_structure_pipeline_on_real_structures():
 
 def test_edge_cases_cover_every_branch():
     """The cases above reach the walks that are skipped elsewhere: hydrogen atoms kept after
-    parsing, isotopes, several fragments, excluded molecules."""
+    parsing, isotopes, several fragments, excluded molecules, charged and neutral molecules."""
     from rdkit import Chem
 
     mols = [Chem.MolFromSmiles(s) for s in EDGE_CASES]
@@ -83,3 +83,7 @@ def test_edge_cases_cover_every_branch():
     assert sum(bool(m.GetAtomsMatchingQuery(q["isotope"])) for m in mols) >= 2
     assert sum(len(Chem.GetMolFrags(m)) > 1 for m in mols) >= 10
     assert sum(P.exclude_flag(m) for m in mols) >= 3
+    charged = [m.HasSubstructMatch(q["charged"]) for m in mols]  # the uncharger runs, or is skipped
+    assert sum(charged) >= 8 and len(mols) - sum(charged) >= 8
+    # hydrogen atoms but no isotope: the isotope parent's H removal still runs
+    assert any(m.HasSubstructMatch(q["h"]) and not m.GetAtomsMatchingQuery(q["isotope"]) for m in mols)

@@ -79,7 +79,7 @@ def _queries() -> dict:
     metals = sorted(table.GetAtomicNumber(sym) for sym in METAL_LIST)
     return {"h": Chem.MolFromSmarts("[#1]"), "isotope": rdqueries.IsotopeGreaterQueryAtom(0),
             "metal": Chem.MolFromSmarts("[" + ",".join(f"#{z}" for z in metals) + "]"),
-            "boron": rdqueries.AtomNumEqualsQueryAtom(5),
+            "boron": rdqueries.AtomNumEqualsQueryAtom(5), "charged": Chem.MolFromSmarts("[!+0]"),
             "unusual": Chem.MolFromSmarts("[" + ";".join(f"!#{z}" for z in (0, 1, 6, 7, 8, 9, 15, 16, 17, 35, 53))
                                           + "]")}
 
@@ -113,8 +113,11 @@ def exclude_flag(m) -> bool:
 
 
 def uncharge_mol(m):
-    """The library's ``uncharge_mol`` with one ``Uncharger`` per process."""
-    res = _uncharger().uncharge(m)
+    """The library's ``uncharge_mol`` with one ``Uncharger`` per process; a molecule without a
+    charged atom has nothing to neutralise and is copied as it is."""
+    from rdkit import Chem
+
+    res = _uncharger().uncharge(m) if m.HasSubstructMatch(_queries()["charged"]) else Chem.Mol(m)
     res.UpdatePropertyCache(strict=False)
     return res
 
@@ -169,8 +172,12 @@ def get_isotope_parent_mol(m):
     """The library's ``get_isotope_parent_mol``: isotope labels cleared, then hydrogen atoms removed."""
     from rdkit import Chem
 
+    q = _queries()
+    labelled = m.GetAtomsMatchingQuery(q["isotope"])
+    if not labelled and not m.HasSubstructMatch(q["h"]):  # nothing to clear or remove
+        return Chem.Mol(m)
     m = Chem.Mol(m)
-    for at in m.GetAtomsMatchingQuery(_queries()["isotope"]):
+    for at in m.GetAtomsMatchingQuery(q["isotope"]):
         at.SetIsotope(0)
     return remove_hs_from_mol(m)
 
