@@ -82,8 +82,9 @@ browser:  ## open every page of _build/html in headless Chromium; fail on broken
 publish:  ## push _build/html to the gh-pages branch (ghp-import)
 	$(PY) -m ghp_import -n -p -f $(HTML)
 
-benchmark:  ## training, query, index-scale and command-line start-up timings (scripts/bench_*.py)
+benchmark:  ## training, query, index-scale, per-molecule chemistry and command-line start-up timings (scripts/bench_*.py)
 	$(PY) scripts/bench_train.py
+	$(PY) scripts/bench_chem.py
 	$(PY) scripts/bench_query.py
 	nice -n 10 $(PY) scripts/bench_index.py
 	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname
