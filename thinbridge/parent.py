@@ -8,7 +8,7 @@ parses its SMARTS, and the H-removal, isotope and exclusion rules walk every ato
 :func:`standardize_mol` and :func:`get_parent_mol` here are the same algorithms
 (``standardize_mol``, ``get_isotope_parent_mol``, ``get_fragment_parent_mol``) with those
 objects built once per process and the per-atom walks skipped where one query shows they
-would change nothing (no hydrogen atoms, no isotopes, one fragment). ``tests/test_parent.py``
+would change nothing (no hydrogen atoms, no isotopes, no charged atom, one fragment). ``tests/test_parent.py``
 checks that they give the library's parent, molecule for molecule, on the real data and on
 randomised SMILES of it.
 """
