@@ -125,6 +125,7 @@ print(f"rank {rank} of {len(best)} cells" if rank else "not in this grid (fast p
 cell.round(3)
 
 # %% [markdown]
+# (ablation-patience)=
 # ## Our choice: how long to wait before stopping
 #
 # The paper does not say how many epochs it trains or when it stops. We keep the epoch with the
