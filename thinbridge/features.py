@@ -121,7 +121,7 @@ def _ipc(mol, avg: bool = False) -> float:
     """RDKit's ``GraphDescriptors.Ipc(mol, avg)``, its O(n^4) characteristic polynomial of the
     adjacency matrix computed once per molecule and kept on it. RDKit computes it twice, for ``Ipc``
     and ``AvgIpc``, and the two took ~45% of all the 2-D descriptors' time on the shipped drugs
-    (``benchmarks/chem.json``: 1.28x faster with it shared)."""
+    (``benchmarks/chem.json``: ~1.3x faster with it shared)."""
     from rdkit import Chem
     from rdkit.Chem import Graphs
     from rdkit.ML.InfoTheory import entropy
