@@ -129,8 +129,9 @@ def main() -> int:
         psmiles, t_smiles = timed(lambda: [Chem.MolToSmiles(p) for p in kept])
         _, t_key = timed(lambda: [Chem.MolToInchiKey(p) for p in kept])
         _, t_fp = timed(lambda: F.encode_drugs(psmiles, "ecfp4"))
-    steps = {"parse": t_parse / len(smiles), "standardise_and_parent": t_parent / n, "parent_smiles": t_smiles / len(kept),
-             "inchikey": t_key / len(kept), "ecfp4_from_parent_smiles": t_fp / len(kept)}
+    steps = {"parse": t_parse / len(smiles), "standardise_and_parent": t_parent / n,
+             "parent_smiles": t_smiles / len(kept), "inchikey": t_key / len(kept),
+             "ecfp4_from_parent_smiles": t_fp / len(kept)}
     steps_ms = {k: v * 1e3 for k, v in steps.items()}
     per_molecule = sum(steps_ms.values())
     log("steps (ms/molecule): " + ", ".join(f"{k} {v:.3f}" for k, v in steps_ms.items()))

@@ -8,9 +8,9 @@ parses its SMARTS, and the H-removal, isotope and exclusion rules walk every ato
 :func:`standardize_mol` and :func:`get_parent_mol` here are the same algorithms
 (``standardize_mol``, ``get_isotope_parent_mol``, ``get_fragment_parent_mol``) with those
 objects built once per process and the per-atom walks skipped where one query shows they
-would change nothing (no hydrogen atoms, no isotopes, no charged atom, one fragment). ``tests/test_parent.py``
-checks that they give the library's parent, molecule for molecule, on the real data and on
-randomised SMILES of it.
+would change nothing (no hydrogen atoms, no isotopes, no charged atom, one fragment).
+``tests/test_parent.py`` checks that they give the library's parent, molecule for molecule, on
+the real data and on randomised SMILES of it.
 """
 from __future__ import annotations
 
@@ -173,8 +173,7 @@ def get_isotope_parent_mol(m):
     from rdkit import Chem
 
     q = _queries()
-    labelled = m.GetAtomsMatchingQuery(q["isotope"])
-    if not labelled and not m.HasSubstructMatch(q["h"]):  # nothing to clear or remove
+    if not m.GetAtomsMatchingQuery(q["isotope"]) and not m.HasSubstructMatch(q["h"]):  # nothing to do
         return Chem.Mol(m)
     m = Chem.Mol(m)
     for at in m.GetAtomsMatchingQuery(q["isotope"]):
