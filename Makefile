@@ -1,8 +1,10 @@
 # thinbridge: set-up, the book and the tests.   `make help` lists the targets.
 #
 #   make setup       once: .venv, requirements, the package, Chromium for the browser check
-#   make book        run every notebook (full profile) with papermill, then build the HTML
+#   make book        run the stale notebooks (full profile) with papermill, then build the HTML
+#   make chapter N=07  one chapter, after the stale chapters it reads from
 #   make test        unit tests, nbval re-execution of the notebooks, build -W, browser check
+#   make lab         JupyterLab on the project: notebooks/*.py open as notebooks (jupytext)
 #
 # Every command runs through the virtual environment's own executables, so `make`
 # works right after `make setup` without activating anything. Override on the command
@@ -14,6 +16,17 @@ PY       ?= $(VENV)/bin/python
 JB       ?= $(VENV)/bin/jupyter-book
 CHROMIUM ?= /usr/bin/chromium
 HTML     := _build/html
+# An extra package index for torch, e.g. PyTorch's CPU wheels on a machine that installs from
+# plain PyPI (whose Linux torch is the CUDA build, gigabytes):
+#   make setup TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Empty by default: pip then uses only the indexes that its own configuration names.
+TORCH_INDEX ?=
+# make lab: the server's settings are in jupyter_lab_config.py (tests/test_lab.py starts the
+# server with it too); these are added on the command line, e.g.
+#   make lab LAB_IP=0.0.0.0 LAB_PORT=9000 LAB_ARGS="--no-browser --ServerApp.token=secret"
+LAB_IP   ?= 127.0.0.1
+LAB_PORT ?= 8888
+LAB_ARGS ?=
 # executed notebooks, in chapter order (the shell glob sorts 01_ ... 06_)
 NOTEBOOKS = $(sort $(wildcard book/[0-9][0-9]_*.ipynb))
 
@@ -29,14 +42,14 @@ NBVAL_OPTS ?= --nbval --nbval-current-env --nbval-sanitize-with .nbval_sanitize.
               --nbval-cell-timeout 1800 --nbval-kernel-startup-timeout 120 -p no:cacheprovider
 
 .DEFAULT_GOAL := help
-.PHONY: help setup book book-fast notebooks html test unit nbval browser publish benchmark clean clean-artifacts
+.PHONY: help setup book book-fast chapter status notebooks html test format format-check unit nbval browser lab publish benchmark clean clean-artifacts
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup:  ## create .venv, install requirements.txt and the package; install Chromium (Debian, as root) if missing
+setup:  ## create .venv, install requirements.txt (TORCH_INDEX=URL: an extra index for torch) and the package; install Chromium (Debian, as root) if missing
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -r requirements.txt
+	$(PY) -m pip install -r requirements.txt $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PY) -m pip install -e . --no-deps
 	@if [ -x $(CHROMIUM) ]; then \
 	  echo "setup: Chromium found at $(CHROMIUM)"; \
@@ -50,24 +63,46 @@ setup:  ## create .venv, install requirements.txt and the package; install Chrom
 	fi
 
 # The executed notebooks committed in book/ are full-profile runs (`make book`).
+# `make book` executes only the stale chapters (thinbridge/chapters.py says what each reads
+# and writes; artifacts/book_manifest.json what ran), then builds the HTML of the pages that
+# changed. `make book FORCE=1` executes every chapter. `make status` says what is stale, and why.
 # `make book-fast` overwrites them with fast-profile runs in the same place: good for
 # checking that everything runs, not for committing.
-book:  ## run all notebooks (full profile) with papermill into book/, then build the HTML
-	$(PY) scripts/run_notebooks.py --profile full
-	$(MAKE) html
+FORCE    ?=
+RUN_OPTS := $(if $(FORCE),--force,)
+book:  ## run the stale notebooks (full profile; FORCE=1: all) with papermill into book/, then build the HTML
+	$(PY) scripts/run_notebooks.py --profile full $(RUN_OPTS)
+	$(MAKE) html JB_ALL=
 
 book-fast:  ## the same with the fast profile (smaller runs; do not commit these notebooks)
-	$(PY) scripts/run_notebooks.py --profile fast
-	$(MAKE) html
+	$(PY) scripts/run_notebooks.py --profile fast $(RUN_OPTS)
+	$(MAKE) html JB_ALL=
 
+chapter:  ## run one chapter, e.g. make chapter N=07 (its stale prerequisites first), then build the HTML
+	@if [ -z "$(N)" ]; then echo "make chapter: say which, e.g. make chapter N=07"; exit 2; fi
+	$(PY) scripts/run_notebooks.py --profile full --only $(N) $(RUN_OPTS)
+	$(MAKE) html JB_ALL=
+
+status:  ## which chapters are stale, and why (runs nothing)
+	$(PY) scripts/run_notebooks.py --profile full --status
+
+# --all rebuilds every page (make test, CI); make book passes JB_ALL= to rebuild only changed pages
+JB_ALL   ?= --all
 html:  ## build the HTML from the executed notebooks (no execution; warnings are errors) into _build/html
-	$(JB) build . --all -W --keep-going
+	$(JB) build . $(JB_ALL) -W --keep-going
 
-test:  ## everything: unit tests, nbval, HTML build with -W, headless Chromium check
+test:  ## everything: notebook format, unit tests, nbval, HTML build with -W, headless Chromium check
+	$(MAKE) format-check
 	$(MAKE) unit
 	$(MAKE) nbval
 	$(MAKE) html
 	$(MAKE) browser
+
+format:  ## format the notebook sources (ruff format; line length in pyproject.toml fits the book's code column)
+	$(VENV)/bin/ruff format notebooks
+
+format-check:  ## fail if a notebook source is not formatted (make format fixes it)
+	$(VENV)/bin/ruff format --check --diff notebooks
 
 unit:  ## the package's unit tests
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -76,8 +111,17 @@ nbval:  ## re-execute every executed notebook in book/ and compare its outputs w
 	@if [ -z "$(NOTEBOOKS)" ]; then echo "nbval: no executed notebooks in book/ (run make book)"; exit 1; fi
 	$(NB_ENV) $(PY) -m pytest $(NBVAL_OPTS) $(NOTEBOOKS)
 
-browser:  ## open every page of _build/html in headless Chromium; fail on broken images, JS errors, missing files
-	$(PY) scripts/check_browser.py $(HTML) --chromium $(CHROMIUM)
+# the verdict page's table has one row per claim (chapters 07 and 08 make 12)
+EXPECT_TABLES ?= --expect-table 09_verdict.html:12
+browser:  ## open every page of _build/html in headless Chromium at desktop and phone widths; fail on what a reader would see broken (raw Markdown tables, cut code, images without alt text, broken images, math, JS errors); screenshots in _build/screenshots
+	$(PY) scripts/check_browser.py $(HTML) --chromium $(CHROMIUM) $(EXPECT_TABLES)
+
+# The server prints its URL with the token; it opens a browser only where there is a display.
+# A port in use is followed by the next free one. Ctrl-C (twice) stops it.
+lab:  ## JupyterLab on the project (127.0.0.1 by default) with jupytext: notebooks/*.py open as notebooks
+	@$(PY) -c "import jupyterlab, jupytext" 2>/dev/null || \
+	  { echo "lab: jupyterlab or jupytext is not installed for $(PY) (make setup installs requirements.txt)"; exit 1; }
+	$(PY) -m jupyterlab --config=jupyter_lab_config.py --ip=$(LAB_IP) --port=$(LAB_PORT) $(LAB_ARGS)
 
 publish:  ## push _build/html to the gh-pages branch (ghp-import)
 	$(PY) -m ghp_import -n -p -f $(HTML)

@@ -1,20 +1,32 @@
 #!/usr/bin/env python
-"""Execute the book's notebooks with papermill, in pipeline order.
+"""Execute the book's notebooks with papermill, in pipeline order, re-running only what is stale.
 
 For each jupytext source ``notebooks/NN_name.py`` (in order of NN) this converts it to
 a notebook, executes it with papermill in the ``book/`` folder (the working directory
 the notebooks expect, and the one nbval uses when it re-runs them) and writes the
-executed notebook to ``book/NN_name.ipynb``. Later notebooks read what earlier ones
-wrote to ``artifacts/``, so ``--only`` assumes the earlier stages have run.
+executed notebook to ``book/NN_name.ipynb``.
 
-    python scripts/run_notebooks.py --profile full            # every notebook
-    python scripts/run_notebooks.py --profile fast --only 04  # one notebook
-    python scripts/run_notebooks.py --only 04 -p seed 1       # any other parameter
+A chapter is executed only when something that can change its outputs changed since it
+last ran here: its code or text, its parameters, the package modules it imports,
+``requirements.txt``, the data, the ``artifacts/`` files it reads from an earlier chapter,
+or its own outputs (``thinbridge/chapters.py`` declares what each reads and writes, and
+explains the rules; ``artifacts/book_manifest.json`` records what ran). A chapter whose
+code changed makes the chapters that read its outputs stale; one whose text alone changed
+does not.
+
+    python scripts/run_notebooks.py                            # the stale chapters (full profile)
+    python scripts/run_notebooks.py --status                   # what is stale, and why; runs nothing
+    python scripts/run_notebooks.py --force                    # every chapter
+    python scripts/run_notebooks.py --only 07                  # the stale chapters 07 needs, then 07
+    python scripts/run_notebooks.py --profile fast --only 04   # any profile
+    python scripts/run_notebooks.py --only 04 -p seed 1        # any other parameter
 
 Executed notebooks keep their outputs; papermill's timestamps (notebook and cell
 ``metadata.papermill`` times, ``metadata.execution``) and the random cell ids are
-replaced by stable values so that re-running gives readable diffs. Wall times go to
-``benchmarks/book_timings_<profile>.json``.
+replaced by stable values so that re-running gives readable diffs. Each executed notebook
+starts with a hidden cell that makes the package importable where it is not (Colab: clone
+the repository named in ``_config.yml`` and install it; elsewhere: one line saying what to
+run). Wall times go to ``benchmarks/book_timings_<profile>.json``.
 
 The kernel is ``python3`` as seen from the Python running this script: run it with
 the virtual environment's interpreter (``.venv/bin/python``) and the notebooks run
@@ -53,6 +65,7 @@ IPYKERNEL_FILE = re.compile(r"(?:/[\w.-]+)*/ipykernel_\d+/\d+\.py(?::\d+)?")
 
 
 def find_sources(only: list[str] | None) -> list[Path]:
+    """The sources named by ``--only`` (numbers or names), or every one, in order."""
     sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
     if not sources:
         sys.exit(f"run_notebooks: no notebook sources notebooks/NN_*.py under {SOURCES}")
@@ -61,13 +74,98 @@ def find_sources(only: list[str] | None) -> list[Path]:
     wanted = set()
     for item in only:
         for key in item.split(","):
-            key = key.strip().removesuffix(".py")
+            key = key.strip().removesuffix(".py").removesuffix(".ipynb")
             hits = [s for s in sources if s.stem == key or s.stem[:2] == key.zfill(2)]
             if not hits:
                 names = ", ".join(s.stem for s in sources)
                 sys.exit(f"run_notebooks: --only {key!r} matches no notebook (have: {names})")
             wanted.update(hits)
     return [s for s in sources if s in wanted]
+
+
+def repository() -> tuple[str, str]:
+    """The book's repository and branch, from ``_config.yml`` (the one place they are set)."""
+    import yaml
+
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text()).get("repository", {})
+    return cfg["url"], cfg.get("branch", "main")
+
+
+# The first cell of every executed notebook (hidden on the pages): where `thinbridge` is not
+# importable, Colab clones the book's repository and installs it; anywhere else the notebook
+# stops with one line saying what to run, not with a ModuleNotFoundError further down.
+BOOTSTRAP = """\
+# Makes the thinbridge package importable where it is not (hidden on the book's pages).
+# Colab: clone the book's repository and install it. Elsewhere: say what to run.
+import importlib.util, os, subprocess, sys
+
+if importlib.util.find_spec("thinbridge") is None:
+    REPO, REF, HOME = "{url}", "{branch}", "/content/thinbridge"
+    if "google.colab" not in sys.modules:
+        raise SystemExit(f"thinbridge is not installed for {{sys.executable}}: "
+                         f"git clone {{REPO}} && cd thinbridge && make setup && make lab")
+    if not os.path.isdir(HOME):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", REF, REPO, HOME], check=True)
+    # the pinned requirements, with Colab's own torch (the default text encoder runs in numpy)
+    with open(f"{{HOME}}/requirements.txt") as src, open("/tmp/thinbridge-req.txt", "w") as dst:
+        dst.writelines(line for line in src if not line.startswith("torch=="))
+    pip = [sys.executable, "-m", "pip", "install", "-q", "-r", "/tmp/thinbridge-req.txt", "-e", HOME]
+    subprocess.run(pip, check=True)
+    sys.path.insert(0, HOME)
+    os.chdir(f"{{HOME}}/book")
+    if "numpy" in sys.modules:
+        raise SystemExit("thinbridge is installed: restart the session "
+                         "(Runtime > Restart session) and run all cells again")
+"""
+BOOTSTRAP_TAG = "thinbridge-bootstrap"
+# Appended to each staged notebook and removed from the executed one: which package modules
+# the chapter imported (the manifest re-runs it when one of them changes).
+MODULES_TAG = "thinbridge-modules"
+MODULES_CELL = """\
+import json, sys
+print("<<modules>>" + json.dumps(sorted(
+    m.__file__ for n, m in list(sys.modules.items())
+    if (n == "thinbridge" or n.startswith("thinbridge.")) and getattr(m, "__file__", None))))
+"""
+
+
+def bootstrap_source() -> str:
+    url, branch = repository()
+    return BOOTSTRAP.format(url=url, branch=branch)
+
+
+def stage(src: Path, dest: Path) -> None:
+    """The source as a notebook, with the bootstrap cell first and the module probe last."""
+    import jupytext
+    import nbformat
+
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    boot = nbformat.v4.new_code_cell(bootstrap_source(), metadata={"tags": ["remove-cell", BOOTSTRAP_TAG]})
+    probe = nbformat.v4.new_code_cell(MODULES_CELL, metadata={"tags": ["remove-cell", MODULES_TAG]})
+    nb.cells = [boot, *nb.cells, probe]
+    nbformat.write(nb, dest)
+
+
+def imported_modules(path: Path) -> list[str]:
+    """The package files the executed notebook imported (relative to the root), from its probe cell."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if MODULES_TAG in cell.metadata.get("tags", []):
+            for out in cell.get("outputs", []):
+                text = out.get("text", "")
+                if "<<modules>>" in text:
+                    files = json.loads(text.split("<<modules>>", 1)[1].splitlines()[0])
+                    rel = []
+                    for f in files:
+                        try:
+                            rel.append(Path(f).resolve().relative_to(ROOT).as_posix())
+                        except ValueError:
+                            pass  # installed elsewhere: not this checkout's code
+                    return sorted(rel)
+    return []
 
 
 def parse_value(text: str):
@@ -114,6 +212,7 @@ def clean(path: Path) -> list[str]:
     nb.metadata["papermill"] = {k: pm[k] for k in KEEP_PAPERMILL if k in pm}
     nb.metadata.pop("jupytext", None)  # the executed copy is not paired with the source
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.cells = [c for c in nb.cells if MODULES_TAG not in c.metadata.get("tags", [])]
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
@@ -191,7 +290,42 @@ def write_timings(profile: str, timings: dict[str, float], partial: bool, caches
         + ("; some entries come from earlier runs (--only), see their dates" if partial else ""),
     }
     out.write_text(json.dumps(record, indent=2) + "\n")
+    write_teaching_table(profile, record)
     return out
+
+
+def write_teaching_table(profile: str, record: dict) -> Path:
+    """``benchmarks/book_timings_<profile>.md``: each chapter's minutes and what must run before it,
+    from the timings and thinbridge/chapters.py (book/reproduce.md includes the full profile's)."""
+    from thinbridge import chapters as C
+
+    m = record["machine"]
+    lines = [
+        f"| chapter | minutes ({profile} profile) | feature cache at start | runs first, when stale |",
+        "|---|---:|---|---|",
+    ]
+    for c in C.CHAPTERS:
+        row = record["notebooks"].get(c.name, {})
+        sec = row.get("seconds")
+        ups = ", ".join(u.number for u in C.upstream(c)) or "nothing (runs alone)"
+        lines.append(f"| {{doc}}`{c.name}` | {'' if sec is None else f'{sec / 60:.1f}'} | "
+                     f"{row.get('feature_cache_at_start', '')} | {ups} |")
+    lines.append("")
+    lines.append(f"Measured by `scripts/run_notebooks.py` on {m['processor']} ({m['cpu_count']} cores), "
+                 f"Python {m['python']}; dates per chapter in `benchmarks/book_timings_{profile}.json`.")
+    out = BENCH / f"book_timings_{profile}.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+def data_file(params: dict) -> Path | None:
+    """The data table the chapters read: ``data_path`` (relative to book/), ``$THINBRIDGE_DATA``, or the shipped one."""
+    if params.get("data_path"):
+        return (BOOK / str(params["data_path"])).resolve()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser().resolve()
+    shipped = ROOT / "data" / "chembl_moa" / "chembl_moa.tsv"
+    return shipped if shipped.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,7 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", choices=["full", "fast"], default="full",
                     help="passed to every notebook as the `profile` parameter (default: full)")
     ap.add_argument("--only", action="append", metavar="NN",
-                    help="run only these notebooks, by number or name (repeatable or comma-separated)")
+                    help="run these notebooks (by number or name; repeatable or comma-separated), after "
+                         "the stale earlier chapters whose outputs they read")
+    ap.add_argument("--force", action="store_true",
+                    help="execute every chapter asked for (and, with --only, its prerequisites), stale or not")
+    ap.add_argument("--status", action="store_true",
+                    help="print which chapters are stale and why, then stop (runs nothing)")
     ap.add_argument("--data", metavar="PATH", default=os.environ.get(DATA_ENV) or None,
                     help=f"ChEMBL mechanism table, passed as `data_path` (default: ${DATA_ENV}; "
                          "unset: the shipped data/chembl_moa/chembl_moa.tsv)")
@@ -210,12 +349,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="per-cell timeout in seconds (default: none)")
     args = ap.parse_args(argv)
 
-    import jupytext
-    import nbformat
-    import papermill as pm
-
-    import thinbridge  # noqa: F401  pins CPU kernels and threads in os.environ; the kernels inherit it
-    from papermill.exceptions import PapermillExecutionError
+    sys.path.insert(0, str(ROOT))
+    from thinbridge import chapters as C  # no heavy imports: plans before any kernel starts
 
     params: dict = {"profile": args.profile}
     if args.data:
@@ -225,31 +360,80 @@ def main(argv: list[str] | None = None) -> int:
         # relative to book/ (the notebooks' working directory under papermill and
         # nbval), so that no absolute path of this machine lands in the notebooks
         params["data_path"] = os.path.relpath(data, BOOK)
-    for name, value in args.parameter:
-        params[name] = parse_value(value)
+    extra = {name: parse_value(value) for name, value in args.parameter}
+    data = data_file(params)
+    boot = C.sha256_bytes(bootstrap_source().encode())
 
-    sources = find_sources(args.only)
+    chapters = C.CHAPTERS
+    names = [c.name for c in chapters]
+    sources = {s.stem: s for s in find_sources(None)}
+    unknown = sorted(set(sources) - set(names))
+    if unknown:
+        sys.exit(f"run_notebooks: notebooks/{unknown[0]}.py is not declared in thinbridge/chapters.py (CHAPTERS)")
+    wanted = [s.stem for s in find_sources(args.only)]
+    # -p parameters go to the chapters asked for (all, without --only); the earlier chapters
+    # that --only runs first get the defaults, as the chapters asked for expect them
+    run_params = {n: {**params, **(extra if n in wanted else {})} for n in names}
+    # what decides a chapter's outputs besides its files: parameters, the first cell, the runner
+    keys = {n: {**p, "_bootstrap": boot} for n, p in run_params.items()}
+    manifest = C.load_manifest(ROOT)
+    stale = C.plan(ROOT, manifest, keys, data, chapters, force=args.force and not args.only)
+    by = C.by_name(chapters)
+    if args.only:
+        need = {u.name for w in wanted for u in C.upstream(by[w], chapters)}
+        todo = [n for n in names if n in wanted or (n in need and (args.force or n in stale))]
+        for n in wanted:
+            stale.setdefault(n, ["asked for (--only)"])
+    else:
+        todo = [n for n in names if n in stale]
+
+    if args.status:
+        for n in names:
+            mark = "stale " if n in stale else "ok    "
+            print(f"{mark} {n}" + (f": {'; '.join(stale[n])}" if n in stale else ""))
+        print(f"run_notebooks: {len(todo)} of {len(names)} chapter(s) would run: {', '.join(todo) or 'none'}")
+        return 0
+    if not todo:
+        print("run_notebooks: every chapter is up to date (--status says why; --force re-runs)", flush=True)
+        return 0
+
+    import nbformat  # noqa: F401
+    import papermill as pm
+
+    import thinbridge  # noqa: F401  pins CPU kernels and threads in os.environ; the kernels inherit it
+    from papermill.exceptions import PapermillExecutionError
+
     BOOK.mkdir(exist_ok=True)
-    for key, value in KERNEL_ENV.items():
-        os.environ.setdefault(key, value)
-    shown = " ".join(f"{k}={v!r}" for k, v in params.items())
-    print(f"run_notebooks: {len(sources)} notebook(s), {shown}, python {sys.executable}", flush=True)
+    for k, value in KERNEL_ENV.items():
+        os.environ.setdefault(k, value)
+    shown = " ".join(f"{k}={v!r}" for k, v in {**params, **extra}.items())
+    print(f"run_notebooks: {len(todo)} of {len(names)} notebook(s) to run ({', '.join(todo)}), {shown}, "
+          f"python {sys.executable}", flush=True)
 
     timings: dict[str, float] = {}
     caches = feature_cache_state()
     with tempfile.TemporaryDirectory(prefix="thinbridge-nb-") as tmp:
-        for src in sources:
-            nb = jupytext.read(src)
-            nb.metadata["kernelspec"] = dict(KERNELSPEC)
-            staged = Path(tmp) / f"{src.stem}.ipynb"
-            nbformat.write(nb, staged)
-            out = BOOK / f"{src.stem}.ipynb"
+        for name in todo:
+            chapter = by[name]
+            reasons = stale.get(name, [])
+            # planned because an earlier chapter was to run: look again now that it has (a chapter
+            # whose outputs came out the same leaves the ones that read them up to date)
+            if not args.force and name not in (wanted if args.only else ()):
+                if not C.why_stale(chapter, ROOT, manifest, keys[name], data):
+                    print(f"    skip  {name}: what it reads came out unchanged", flush=True)
+                    continue
+            src = sources[name]
+            staged = Path(tmp) / f"{name}.ipynb"
+            stage(src, staged)
+            out = BOOK / f"{name}.ipynb"
             rel_src, rel_out = src.relative_to(ROOT), out.relative_to(ROOT)
+            manifest.pop(name, None)  # a failed or interrupted run leaves it stale
+            C.save_manifest(ROOT, manifest)
             t0 = time.perf_counter()
             try:
                 pm.execute_notebook(
                     str(staged), str(out),
-                    parameters=params,
+                    parameters=run_params[name],
                     kernel_name="python3",
                     language="python",
                     cwd=str(BOOK),
@@ -275,15 +459,20 @@ def main(argv: list[str] | None = None) -> int:
                 print("        later notebooks were not run", file=sys.stderr)
                 return 1
             seconds = time.perf_counter() - t0
-            timings[src.stem] = seconds
+            timings[name] = seconds
+            modules = imported_modules(out)
             warnings = clean(out)
-            print(f"{seconds:8.1f} s  {rel_src} -> {rel_out}", flush=True)
+            manifest[name] = C.record(chapter, ROOT, keys[name], data, modules)
+            C.save_manifest(ROOT, manifest)
+            why = "; ".join(reasons)
+            print(f"{seconds:8.1f} s  {rel_src} -> {rel_out}  ({why})", flush=True)
             for w in warnings:
                 print(f"          warning: {rel_out}: {w}", flush=True)
 
-    partial = bool(args.only)
-    out = write_timings(args.profile, timings, partial, caches)
-    print(f"{sum(timings.values()):8.1f} s  total; timings in {out.relative_to(ROOT)}", flush=True)
+    if timings:
+        partial = set(timings) != set(names)
+        out = write_timings(args.profile, timings, partial, caches)
+        print(f"{sum(timings.values()):8.1f} s  total; timings in {out.relative_to(ROOT)}", flush=True)
     return 0
 
 
