@@ -33,13 +33,22 @@
 # table with `thinbridge download --mechanisms-only`, or a full ChEMBL release with
 # `thinbridge download`, and prepare it the same way.
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 01 -p data_path ../my_table.tsv` from the repository root (it runs
+# what the chapter needs first), or `papermill book/01_data.ipynb out.ipynb --cwd book -p data_path ../my_table.tsv`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
-data_path = None  # None: $THINBRIDGE_DATA, else the shipped data/chembl_moa/chembl_moa.tsv
-text_model = None  # None: the offline all-MiniLM-L6-v2; any sentence-transformers name or folder
+# None: $THINBRIDGE_DATA, else the shipped data/chembl_moa/chembl_moa.tsv
+data_path = None
+# None: the offline all-MiniLM-L6-v2; or any sentence-transformers name or folder
+text_model = None
 profile = "full"  # "full" or "fast" (this chapter does the same work in both)
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import json
 
@@ -64,10 +73,16 @@ print("input file:", SOURCE.name)
 # %%
 raw = D.load_mechanisms(SOURCE)
 print(f"sha256 {D.sha256_file(SOURCE)}")
-print(f"{len(raw)} rows, {raw.molecule_chembl_id.nunique()} molecules, {raw.target_chembl_id.nunique()} targets, "
-      f"{raw.mechanism_of_action.nunique()} distinct mechanism texts")
+print(
+    f"{len(raw)} rows, {raw.molecule_chembl_id.nunique()} molecules, "
+    f"{raw.target_chembl_id.nunique()} targets, "
+    f"{raw.mechanism_of_action.nunique()} distinct mechanism texts"
+)
 multi = raw.canonical_smiles.str.contains(".", regex=False)
-print(f"{raw.loc[multi, 'molecule_chembl_id'].nunique()} molecules have multi-fragment SMILES (salts, solvates)")
+print(
+    f"{raw.loc[multi, 'molecule_chembl_id'].nunique()} molecules have "
+    "multi-fragment SMILES (salts, solvates)"
+)
 raw.head(3)
 
 # %% [markdown]
@@ -82,12 +97,23 @@ raw.head(3)
 # %%
 res = D.prepare(SOURCE, DATA, show_progress=False)
 report = res.report
-accounted = report["pairs"] + sum(report["rows_dropped"].values()) + report["rows_merged"]
+accounted = (
+    report["pairs"]
+    + sum(report["rows_dropped"].values())
+    + report["rows_merged"]
+)
 assert accounted == report["rows_in"]
-print(f"rows in {report['rows_in']} = pairs {report['pairs']} + merged {report['rows_merged']} "
-      f"+ dropped {sum(report['rows_dropped'].values())}")
-print(f"{report['molecules']} parent molecules (from {report['source_molecules']} ChEMBL molecules), "
-      f"{report['targets']} targets, {report['targets_with_2plus_molecules']} targets with two or more molecules")
+print(
+    f"rows in {report['rows_in']} = pairs {report['pairs']} + merged "
+    f"{report['rows_merged']} "
+    f"+ dropped {sum(report['rows_dropped'].values())}"
+)
+print(
+    f"{report['molecules']} parent molecules (from "
+    f"{report['source_molecules']} ChEMBL molecules), "
+    f"{report['targets']} targets, {report['targets_with_2plus_molecules']} "
+    "targets with two or more molecules"
+)
 D.reasons_table(res.dropped, res.merged)
 
 # %% [markdown]
@@ -108,8 +134,20 @@ print(sorted(set(raw.loc[empty.row - 1, "molecule_pref_name"])))
 
 # %%
 names = raw.set_index("molecule_chembl_id")["molecule_pref_name"].to_dict()
-m = res.merged.assign(name=res.merged.molecule_chembl_id.map(names), merged_into_name=res.merged.merged_into.map(names))
-m[["row", "molecule_chembl_id", "name", "merged_into", "merged_into_name", "target_chembl_id"]].head(8)
+m = res.merged.assign(
+    name=res.merged.molecule_chembl_id.map(names),
+    merged_into_name=res.merged.merged_into.map(names),
+)
+m[
+    [
+        "row",
+        "molecule_chembl_id",
+        "name",
+        "merged_into",
+        "merged_into_name",
+        "target_chembl_id",
+    ]
+].head(8)
 
 # %% [markdown]
 # The source notes one exact duplicate row and name it as baloxavir marboxil. The file says
@@ -120,9 +158,15 @@ m[["row", "molecule_chembl_id", "name", "merged_into", "merged_into_name", "targ
 # %%
 dup = raw[raw.duplicated(keep=False)]
 print("exact duplicate rows:", sorted(dup.molecule_pref_name.unique()))
-display(m[m.name.isin(dup.molecule_pref_name)][["row", "molecule_chembl_id", "name", "merged_into"]])
+display(
+    m[m.name.isin(dup.molecule_pref_name)][
+        ["row", "molecule_chembl_id", "name", "merged_into"]
+    ]
+)
 pairs_all = D.load_pairs(DATA)
-pairs_all[pairs_all.drug_name.str.startswith("Baloxavir")][["pair_id", "drug_name", "target_chembl_id", "target_organism"]]
+pairs_all[pairs_all.drug_name.str.startswith("Baloxavir")][
+    ["pair_id", "drug_name", "target_chembl_id", "target_organism"]
+]
 
 # %% [markdown]
 # ## The pairs
@@ -133,8 +177,11 @@ pairs_all[pairs_all.drug_name.str.startswith("Baloxavir")][["pair_id", "drug_nam
 pairs = pairs_all
 print(pd.Series(report["action_types"]).head(8).to_string())
 per_target = pairs.groupby("target_chembl_id").parent_inchikey.nunique()
-print(f"\nmolecules per target: median {per_target.median():.0f}, max {per_target.max()} "
-      f"({pairs.loc[pairs.target_chembl_id == per_target.idxmax(), 'target_pref_name'].iloc[0]})")
+print(
+    f"\nmolecules per target: median {per_target.median():.0f}, max "
+    f"{per_target.max()} "
+    f"({pairs.loc[pairs.target_chembl_id == per_target.idxmax(), 'target_pref_name'].iloc[0]})"
+)
 
 # %% [markdown]
 # ## Text views
@@ -145,10 +192,20 @@ print(f"\nmolecules per target: median {per_target.median():.0f}, max {per_targe
 # is our `rich`; its "WithDrug" ablation is `rich` with the name.
 
 # %%
-print("templates:", json.dumps(D.TEXT_TEMPLATES, indent=1), "\nwith name:", D.NAME_TEMPLATE)
+print(
+    "templates:",
+    json.dumps(D.TEXT_TEMPLATES, indent=1),
+    "\nwith name:",
+    D.NAME_TEMPLATE,
+)
 example = pairs[pairs.drug_name == "Acetazolamide"].head(1)
-pd.DataFrame([{"view": v, "drug name": n, "text": D.text_view(example, v, n)[0]}
-              for v in D.TEXT_VIEWS for n in (False, True)])
+pd.DataFrame(
+    [
+        {"view": v, "drug name": n, "text": D.text_view(example, v, n)[0]}
+        for v in D.TEXT_VIEWS
+        for n in (False, True)
+    ]
+)
 
 # %% [markdown]
 # Stripping salt words can give two parent molecules one name: an ester prodrug such as
@@ -158,8 +215,11 @@ pd.DataFrame([{"view": v, "drug name": n, "text": D.text_view(example, v, n)[0]}
 
 # %%
 shared_names = pairs.groupby("drug_name").parent_inchikey.nunique()
-print(f"{(shared_names > 1).sum()} names cover more than one parent molecule:",
-      ", ".join(shared_names[shared_names > 1].index[:8]), "...")
+print(
+    f"{(shared_names > 1).sum()} names cover more than one parent molecule:",
+    ", ".join(shared_names[shared_names > 1].index[:8]),
+    "...",
+)
 
 # %% [markdown]
 # Without the name, drugs that share a target and mechanism get *identical* texts, so no text
@@ -171,8 +231,12 @@ for view in D.TEXT_VIEWS:
     for with_name in (False, True):
         t = D.text_view(pairs, view, with_name)
         name = "with name" if with_name else "no name  "
-        counts.append(f"{view:5s} {name}: {len(set(t)):5d} distinct texts for {len(t)} pairs")
-print("\n".join(counts))  # one print: the output is one block, however the kernel flushes
+        counts.append(
+            f"{view:5s} {name}: {len(set(t)):5d} distinct texts for {len(t)} "
+            "pairs"
+        )
+# one print: the output is one block, however the kernel flushes
+print("\n".join(counts))
 
 # %% [markdown]
 # ## Frozen features, computed once
@@ -188,12 +252,30 @@ print("\n".join(counts))  # one print: the output is one block, however the kern
 # The book trains on the `rich` view, with and without the name.
 
 # %%
-fp = F.drug_features(pairs.parent_smiles.tolist(), DATA / "cache", show_progress=False)
-print(f"ECFP4: {fp.shape}, {fp.sum(1).mean():.1f} bits set per molecule on average")
+fp = F.drug_features(
+    pairs.parent_smiles.tolist(), DATA / "cache", show_progress=False
+)
+print(
+    f"ECFP4: {fp.shape}, {fp.sum(1).mean():.1f} bits set per molecule on "
+    "average"
+)
 for with_name in (False, True):
-    emb = F.text_features(D.text_view(pairs, "rich", with_name), text_model, DATA / "cache", show_progress=False)
-    print(f"text ({F.text_encoder_id(text_model)}), rich, {'with' if with_name else 'without'} name: {emb.shape}")
-pd.DataFrame(F.describe_cache(DATA / "cache"))[["encoder", "rows"]]
+    emb = F.text_features(
+        D.text_view(pairs, "rich", with_name),
+        text_model,
+        DATA / "cache",
+        show_progress=False,
+    )
+    print(
+        f"text ({F.text_encoder_id(text_model)}), rich, "
+        f"{'with' if with_name else 'without'} name: {emb.shape}"
+    )
+# the cache entries this chapter made (later chapters add other encoders' features to it)
+cache = pd.DataFrame(F.describe_cache(DATA / "cache"))
+mine = cache.encoder.str.startswith(
+    (F.ECFP_ID, F.text_encoder_id(text_model))
+)
+cache[mine][["encoder", "rows"]].reset_index(drop=True)
 
 # %% [markdown]
 # ## Exercises
@@ -235,9 +317,14 @@ report["pairs"] + report["rows_merged"]
 
 # %%
 per_target = pairs.groupby("target_chembl_id").agg(
-    molecules=("parent_inchikey", "nunique"), texts=("mechanism_of_action", "nunique"))
+    molecules=("parent_inchikey", "nunique"),
+    texts=("mechanism_of_action", "nunique"),
+)
 one_text = per_target[(per_target.texts == 1) & (per_target.molecules >= 2)]
-print(f"{len(one_text)} targets with two or more molecules share a single mechanism text")
+print(
+    f"{len(one_text)} targets with two or more molecules share a single "
+    "mechanism text"
+)
 
 # %% [markdown]
 # For all their drugs the `basic` view is the same string, so the text encoder gives them one

@@ -25,13 +25,20 @@
 # else to validation if it stays within 10 %, else to test. Acyclic molecules (whose Murcko
 # scaffold is empty) form one group of their own. The seed is a parameter.
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 02 -p split_seed 1` from the repository root (it runs
+# what the chapter needs first), or `papermill book/02_splits.ipynb out.ipynb --cwd book -p split_seed 1`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
 split_seed = 0
 sizes = (0.8, 0.1, 0.1)
 profile = "full"
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import pandas as pd
 from IPython.display import display
@@ -48,12 +55,20 @@ pairs = book.load_pairs(paths)
 # How many molecules share a scaffold? Most scaffolds are singletons; a few are large
 # (the acyclic group and the steroid core among them).
 
-# %%
-mols = S.molecules_table(pairs, cache=paths.data / "scaffolds.tsv")  # written once, read by later chapters
+# %% mystnb={"image": {"alt": "Bar chart of scaffold group sizes: most scaffolds hold one molecule, a few hold many"}}
+# written once, read by later chapters
+mols = S.molecules_table(pairs, cache=paths.data / "scaffolds.tsv")
 group_sizes = mols.groupby("scaffold").size().sort_values(ascending=False)
-print(f"{len(mols)} parent molecules, {len(group_sizes)} scaffold groups, "
-      f"{(group_sizes == 1).sum()} singletons; acyclic group: {group_sizes.get(S.ACYCLIC, 0)} molecules")
-fig = plots.bar_sizes(group_sizes.to_numpy(), "Scaffold group sizes", paths.figure("scaffold_sizes.png"))
+print(
+    f"{len(mols)} parent molecules, {len(group_sizes)} scaffold groups, "
+    f"{(group_sizes == 1).sum()} singletons; acyclic group: "
+    f"{group_sizes.get(S.ACYCLIC, 0)} molecules"
+)
+fig = plots.bar_sizes(
+    group_sizes.to_numpy(),
+    "Scaffold group sizes",
+    paths.figure("scaffold_sizes.png"),
+)
 group_sizes.head(5).rename("molecules").to_frame()
 
 # %% [markdown]
@@ -68,20 +83,38 @@ split_labels = {}
 for kind in ("scaffold", "random"):
     lab = S.split_pairs(pairs, kind, sizes, split_seed, mols=mols)
     split_labels[kind] = lab
-    side_of_mol = pd.Series(lab.values, index=pairs.parent_inchikey).groupby(level=0).nunique()
+    side_of_mol = (
+        pd.Series(lab.values, index=pairs.parent_inchikey)
+        .groupby(level=0)
+        .nunique()
+    )
     assert (side_of_mol == 1).all(), "a molecule on two sides"
     if kind == "scaffold":
-        side_of_scaf = mols.assign(split=mols.parent_inchikey.map(dict(zip(pairs.parent_inchikey, lab)))) \
-            .groupby("scaffold").split.nunique()
+        side_of_scaf = (
+            mols.assign(
+                split=mols.parent_inchikey.map(
+                    dict(zip(pairs.parent_inchikey, lab))
+                )
+            )
+            .groupby("scaffold")
+            .split.nunique()
+        )
         assert (side_of_scaf == 1).all(), "a scaffold on two sides"
     S.save_split(paths.split_file(kind, split_seed), pairs, lab)
     print(kind)
     display(S.split_summary(pairs, lab, mols))
 
 # %%
-scaf_sides = mols.assign(split=mols.parent_inchikey.map(dict(zip(pairs.parent_inchikey, split_labels["random"]))))
+scaf_sides = mols.assign(
+    split=mols.parent_inchikey.map(
+        dict(zip(pairs.parent_inchikey, split_labels["random"]))
+    )
+)
 crossing = (scaf_sides.groupby("scaffold").split.nunique() > 1).sum()
-print(f"under the random split, {crossing} scaffolds have molecules on two sides; under the scaffold split, none")
+print(
+    f"under the random split, {crossing} scaffolds have molecules on two "
+    "sides; under the scaffold split, none"
+)
 
 # %% [markdown]
 # ## Leakage audit
@@ -97,18 +130,28 @@ print(f"under the random split, {crossing} scaffolds have molecules on two sides
 # %%
 audit, nn = {}, {}
 for kind, lab in split_labels.items():
-    tr = pairs[lab.values == "train"].drop_duplicates("parent_inchikey").parent_smiles
-    te = pairs[lab.values == "test"].drop_duplicates("parent_inchikey").parent_smiles
+    tr = (
+        pairs[lab.values == "train"]
+        .drop_duplicates("parent_inchikey")
+        .parent_smiles
+    )
+    te = (
+        pairs[lab.values == "test"]
+        .drop_duplicates("parent_inchikey")
+        .parent_smiles
+    )
     nn[kind], audit[kind] = S.leakage_audit(tr.tolist(), te.tolist())
 audit_df = pd.DataFrame(audit).T
 assert audit_df.loc["scaffold", "mean"] < audit_df.loc["random", "mean"]
 audit_df.round(3)
 
-# %%
-fig = plots.histograms({f"{k} split": v for k, v in nn.items()},
-                 "Tanimoto similarity to the nearest training molecule (ECFP4)",
-                 "Test molecules are further from training under the scaffold split",
-                 path=paths.figure("leakage.png"))
+# %% mystnb={"image": {"alt": "Histograms of each test molecule's Tanimoto similarity to its nearest training molecule, scaffold split against random split"}}
+fig = plots.histograms(
+    {f"{k} split": v for k, v in nn.items()},
+    "Tanimoto similarity to the nearest training molecule (ECFP4)",
+    "Test molecules are further from training under the scaffold split",
+    path=paths.figure("leakage.png"),
+)
 
 # %% [markdown]
 # ## Exercises
@@ -128,13 +171,28 @@ fig = plots.histograms({f"{k} split": v for k, v in nn.items()},
 # any seed, because scaffold groups keep close analogues together. Checked here for seed 1:
 
 # %%
-other = {kind: S.split_pairs(pairs, kind, sizes, 1, mols=mols) for kind in ("scaffold", "random")}
+other = {
+    kind: S.split_pairs(pairs, kind, sizes, 1, mols=mols)
+    for kind in ("scaffold", "random")
+}
 means = {}
 for kind, lab in other.items():
-    tr = pairs[lab.values == "train"].drop_duplicates("parent_inchikey").parent_smiles
-    te = pairs[lab.values == "test"].drop_duplicates("parent_inchikey").parent_smiles
+    tr = (
+        pairs[lab.values == "train"]
+        .drop_duplicates("parent_inchikey")
+        .parent_smiles
+    )
+    te = (
+        pairs[lab.values == "test"]
+        .drop_duplicates("parent_inchikey")
+        .parent_smiles
+    )
     means[kind] = S.leakage_audit(tr.tolist(), te.tolist())[1]["mean"]
-print({k: round(v, 3) for k, v in means.items()}, "scaffold below random:", means["scaffold"] < means["random"])
+print(
+    {k: round(v, 3) for k, v in means.items()},
+    "scaffold below random:",
+    means["scaffold"] < means["random"],
+)
 
 # %% [markdown]
 # ```{solution-end}

@@ -37,6 +37,13 @@
 # weights. The bridge trains with the same batched code that trains whole grids at once
 # ({doc}`04_ablations`).
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 03 -p seed 1` from the repository root (it runs
+# what the chapter needs first), or `papermill book/03_training.ipynb out.ipynb --cwd book -p seed 1`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
 profile = "full"  # "fast": fewer epochs and bootstrap resamples
 seed = 0
@@ -44,7 +51,7 @@ split_seed = 0
 text_model = None
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import dataclasses
 import json
@@ -59,7 +66,9 @@ from thinbridge.train import train_run
 
 paths = book.setup()
 pairs = book.load_pairs(paths)
-base = RunConfig(seed=seed, split_seed=split_seed, text_model=text_model, text_view="rich")
+base = RunConfig(
+    seed=seed, split_seed=split_seed, text_model=text_model, text_view="rich"
+)
 if profile == "fast":
     base = dataclasses.replace(base, epochs=4, n_boot=100)
 print(json.dumps(base.to_dict(), indent=1))
@@ -84,17 +93,35 @@ metrics, histories, runs = {}, {}, {}
 for label, kw in RUNS.items():
     cfg = dataclasses.replace(base, **kw)
     split = book.load_split(paths, pairs, cfg.split, split_seed)
-    res = train_run(paths.data, paths.run_dir(cfg), cfg, pairs=pairs, split=split,
-                    show_progress=False)
-    metrics[label], histories[label], runs[label] = res["metrics"], res["history"], cfg.run_name
+    res = train_run(
+        paths.data,
+        paths.run_dir(cfg),
+        cfg,
+        pairs=pairs,
+        split=split,
+        show_progress=False,
+    )
+    metrics[label], histories[label], runs[label] = (
+        res["metrics"],
+        res["history"],
+        cfg.run_name,
+    )
     tr = res["config"]["training"]
-    print(f"{label:20s} best epoch {tr['best_epoch']:2d} of {tr['epochs_run']}, "
-          f"validation MRR {tr['best_val_t2d_MRR']:.3f}")
-X.save_json({"runs": runs, "meta": RUNS, "config": base.to_dict()}, paths.runs / "main.json")
+    print(
+        f"{label:20s} best epoch {tr['best_epoch']:2d} of "
+        f"{tr['epochs_run']}, "
+        f"validation MRR {tr['best_val_t2d_MRR']:.3f}"
+    )
+X.save_json(
+    {"runs": runs, "meta": RUNS, "config": base.to_dict()},
+    paths.runs / "main.json",
+)
 print(f"trainable parameters per bridge: {res['model'].n_parameters():,}")
 
-# %%
-fig = plots.training_curves(histories, path=paths.figure("training_curves.png"))
+# %% mystnb={"image": {"alt": "Training loss and validation MRR by epoch for the four bridges of this chapter"}}
+fig = plots.training_curves(
+    histories, path=paths.figure("training_curves.png")
+)
 
 # %% [markdown]
 # The validation MRR peaks within a few epochs and then declines while the training loss keeps
@@ -123,7 +150,13 @@ display(table1["drug_to_text"])
 
 # %%
 sc = metrics["scaffold · NoDrug"]["test"]
-keys = ("n_queries", "n_groups", "mean_group_size", "n_queries_all", "n_groups_all")
+keys = (
+    "n_queries",
+    "n_groups",
+    "mean_group_size",
+    "n_queries_all",
+    "n_groups_all",
+)
 pd.DataFrame({d: {k: sc[d]["within_target"][k] for k in keys} for d in sc}).T
 
 # %% [markdown]
@@ -140,9 +173,15 @@ rows = []
 for label, m in metrics.items():
     for protocol, block in m["test_by_protocol"].items():
         g = block["text_to_drug"]["global"]
-        rows.append({"run": label, "candidates": protocol, "n_candidates": g["n_candidates"],
-                     "R@1": X.fmt_ci(g["R@1"], *g["R@1_ci95"]),
-                     "MRR": X.fmt_ci(g["MRR"], *g["MRR_ci95"])})
+        rows.append(
+            {
+                "run": label,
+                "candidates": protocol,
+                "n_candidates": g["n_candidates"],
+                "R@1": X.fmt_ci(g["R@1"], *g["R@1_ci95"]),
+                "MRR": X.fmt_ci(g["MRR"], *g["MRR_ci95"]),
+            }
+        )
 pd.DataFrame(rows).set_index(["run", "candidates"])
 
 # %% [markdown]
@@ -158,18 +197,26 @@ g1 = X.pivot_metric(long, "text_to_drug", "global", "R@1")
 gm = X.pivot_metric(long, "text_to_drug", "global", "MRR")
 w1 = X.pivot_metric(long, "text_to_drug", "within_target", "R@1")
 checks = {
-    "bridge > random heads, global R@1 and MRR, every run":
-        bool(((g1.bridge > g1.random_heads) & (gm.bridge > gm.random_heads)).all()),
-    "bridge > PCA+CCA, global R@1 and MRR, every run":
-        bool(((g1.bridge > g1.cca) & (gm.bridge > gm.cca)).all()),
+    "bridge > random heads, global R@1 and MRR, every run": bool(
+        ((g1.bridge > g1.random_heads) & (gm.bridge > gm.random_heads)).all()
+    ),
+    "bridge > PCA+CCA, global R@1 and MRR, every run": bool(
+        ((g1.bridge > g1.cca) & (gm.bridge > gm.cca)).all()
+    ),
 }
 if "random · NoDrug" in gm.index:
     b = gm.bridge
-    checks["scaffold split below random split (bridge, global MRR, both text variants)"] = bool(
-        b["scaffold · NoDrug"] < b["random · NoDrug"] and b["scaffold · WithDrug"] < b["random · WithDrug"])
+    checks[
+        "scaffold split below random split (bridge, global MRR, both text "
+        "variants)"
+    ] = bool(
+        b["scaffold · NoDrug"] < b["random · NoDrug"]
+        and b["scaffold · WithDrug"] < b["random · WithDrug"]
+    )
 for run in g1.index:
-    checks[f"within target (groups of 2+), bridge − random heads, {run}"] = round(
-        w1.bridge[run] - w1.random_heads[run], 3)
+    checks[f"within target (groups of 2+), bridge − random heads, {run}"] = (
+        round(w1.bridge[run] - w1.random_heads[run], 3)
+    )
 pd.Series(checks, name="computed").to_frame()
 
 # %% [markdown]
@@ -183,9 +230,15 @@ rows = []
 for label, m in metrics.items():
     for protocol in ("distinct", "any_match"):
         w = m["test_by_protocol"][protocol]["text_to_drug"]["within_target"]
-        rows.append({"run": label, "correct": protocol,
-                     "within-target R@1 (2+)": X.fmt_ci(w["R@1"], *w["R@1_ci95"]),
-                     "MRR (2+)": X.fmt_ci(w["MRR"], *w["MRR_ci95"]), "queries (2+)": w["n_queries"]})
+        rows.append(
+            {
+                "run": label,
+                "correct": protocol,
+                "within-target R@1 (2+)": X.fmt_ci(w["R@1"], *w["R@1_ci95"]),
+                "MRR (2+)": X.fmt_ci(w["MRR"], *w["MRR_ci95"]),
+                "queries (2+)": w["n_queries"],
+            }
+        )
 pd.DataFrame(rows).set_index(["run", "correct"])
 
 # %% [markdown]
@@ -201,9 +254,18 @@ for label, m in metrics.items():
     w = m["test"]["text_to_drug"]["within_target"]
     rr = m["baselines"]["random_ranking"]["text_to_drug"]["within_target"]
     rh = m["baselines"]["random_heads"]["text_to_drug"]["within_target"]
-    rows.append({"run": label, "queries (2+)": w["n_queries"], "solvable": w["n_queries_solvable"],
-                 "bridge R@1 (solvable)": X.fmt_ci(w["R@1_solvable"], *w["R@1_solvable_ci95"]),
-                 "random heads": round(rh["R@1_solvable"], 3), "random ranking": round(rr["R@1_solvable"], 3)})
+    rows.append(
+        {
+            "run": label,
+            "queries (2+)": w["n_queries"],
+            "solvable": w["n_queries_solvable"],
+            "bridge R@1 (solvable)": X.fmt_ci(
+                w["R@1_solvable"], *w["R@1_solvable_ci95"]
+            ),
+            "random heads": round(rh["R@1_solvable"], 3),
+            "random ranking": round(rr["R@1_solvable"], 3),
+        }
+    )
 pd.DataFrame(rows).set_index("run")
 
 # %% [markdown]
@@ -243,9 +305,19 @@ pd.DataFrame(rows).set_index("run")
 # rich texts (one per mechanism), so most groups have a single candidate:
 
 # %%
-pd.DataFrame({label: {"queries with 2+ candidate texts": m["test"]["drug_to_text"]["within_target"]["n_queries"],
-                      "all queries": m["test"]["drug_to_text"]["within_target"]["n_queries_all"]}
-              for label, m in metrics.items()}).T
+pd.DataFrame(
+    {
+        label: {
+            "queries with 2+ candidate texts": m["test"]["drug_to_text"][
+                "within_target"
+            ]["n_queries"],
+            "all queries": m["test"]["drug_to_text"]["within_target"][
+                "n_queries_all"
+            ],
+        }
+        for label, m in metrics.items()
+    }
+).T
 
 # %% [markdown]
 # ```{solution-end}

@@ -25,8 +25,16 @@
 # seed, batch order, temperature, margin, hard-negative weight and early stopping, and comes out
 # exactly as if trained alone (`thinbridge.grid`; `tests/test_grid.py` checks it bridge by bridge).
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 04 -p split_seed 1` from the repository root (it runs
+# what the chapter needs first), or `papermill book/04_ablations.ipynb out.ipynb --cwd book -p split_seed 1`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
-profile = "full"  # "fast": one temperature, two margins, one seed, fewer epochs
+# "fast": one temperature, two margins, one seed, fewer epochs
+profile = "full"
 seeds = [0, 1, 2]
 temperatures = [0.03, 0.05, 0.07, 0.1]
 margins = [0.0, 0.05, 0.1, 0.15, 0.2]
@@ -36,7 +44,7 @@ n_jobs = 2  # worker processes; results do not depend on it
 hard_weights = [1.0, 2.0, 4.0]  # the extra factor (at the main T and m)
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import dataclasses
 
@@ -49,22 +57,53 @@ from thinbridge.config import RunConfig
 from thinbridge.train import load_inputs
 
 paths = book.setup()
-base = RunConfig(split="scaffold", split_seed=split_seed, text_model=text_model, text_view="rich")
+base = RunConfig(
+    split="scaffold",
+    split_seed=split_seed,
+    text_model=text_model,
+    text_view="rich",
+)
 if profile == "fast":
-    seeds, temperatures, margins, hard_weights = seeds[:1], [0.05], [0.0, 0.15], [1.0, 4.0]
+    seeds, temperatures, margins, hard_weights = (
+        seeds[:1],
+        [0.05],
+        [0.0, 0.15],
+        [1.0, 4.0],
+    )
     base = dataclasses.replace(base, epochs=4)
 pairs = book.load_pairs(paths)
 split = book.load_split(paths, pairs, "scaffold", split_seed)
-inputs = {w: load_inputs(paths.data, dataclasses.replace(base, with_name=w), pairs=pairs, split=split,
-                         show_progress=False)
-          for w in (False, True)}
+inputs = {
+    w: load_inputs(
+        paths.data,
+        dataclasses.replace(base, with_name=w),
+        pairs=pairs,
+        split=split,
+        show_progress=False,
+    )
+    for w in (False, True)
+}
 n_cells = 2 * len(temperatures) * len(margins)
-print(f"{n_cells} cells x {len(seeds)} seeds = {n_cells * len(seeds)} bridges to train")
+print(
+    f"{n_cells} cells x {len(seeds)} seeds = {n_cells * len(seeds)} bridges "
+    "to train"
+)
 
 # %%
-abl = X.ablation_grid(inputs, base, temperatures, margins, seeds, n_jobs=n_jobs, show_progress=False)
+abl = X.ablation_grid(
+    inputs,
+    base,
+    temperatures,
+    margins,
+    seeds,
+    n_jobs=n_jobs,
+    show_progress=False,
+)
 abl.to_csv(paths.artifacts / "ablation.tsv", sep="\t", index=False)
-print(f"trained {len(abl)} bridges; best epochs ranged {abl.best_epoch.min()}–{abl.best_epoch.max()}")
+print(
+    f"trained {len(abl)} bridges; best epochs ranged "
+    f"{abl.best_epoch.min()}–{abl.best_epoch.max()}"
+)
 
 # %% [markdown]
 # ## Figure 4: grouped Recall@1 across T, m and the drug name
@@ -72,10 +111,14 @@ print(f"trained {len(abl)} bridges; best epochs ranged {abl.best_epoch.min()}–
 # Within-target text → drug Recall@1, over test queries whose target has two or more candidate
 # molecules (the stricter of our two within-target views; see the training chapter).
 
-# %%
-fig = plots.ablation_plot(abl, "wt_R@1", "within-target Recall@1 (text → drug)",
-                          "Ablation on the scaffold split (mean ± sd over seeds)",
-                          path=paths.figure("figure4_ablation.png"))
+# %% mystnb={"image": {"alt": "Within-target Recall@1 by temperature and margin, with and without the drug name, mean and sd over seeds"}}
+fig = plots.ablation_plot(
+    abl,
+    "wt_R@1",
+    "within-target Recall@1 (text → drug)",
+    "Ablation on the scaffold split (mean ± sd over seeds)",
+    path=paths.figure("figure4_ablation.png"),
+)
 
 # %% [markdown]
 # The best cells, by mean over seeds, for the grouped Recall@1 above and for the all-queries view
@@ -86,9 +129,12 @@ best = X.ablation_summary(abl, "wt_R@1")
 display(best.head(6).round(3))
 top = best.iloc[0]
 near = best[best["mean"] >= top["mean"] - top["std"]]
-print(f"{len(near)} of {len(best)} cells have a mean within one seed-sd of the best cell "
-      f"({top['mean']:.3f} ± {top['std']:.3f}); "
-      f"{int(near.with_name.sum())} of them have the drug name in the text")
+print(
+    f"{len(near)} of {len(best)} cells have a mean within one seed-sd of the "
+    "best cell "
+    f"({top['mean']:.3f} ± {top['std']:.3f}); "
+    f"{int(near.with_name.sum())} of them have the drug name in the text"
+)
 X.ablation_summary(abl, "wt_R@1_all").head(3).round(3)
 
 # %% [markdown]
@@ -97,7 +143,13 @@ X.ablation_summary(abl, "wt_R@1_all").head(3).round(3)
 
 # %%
 for factor in ("with_name", "temperature", "margin"):
-    print(abl.groupby(factor)["wt_R@1"].agg(["mean", "std"]).round(3).T.to_string(), "\n")
+    print(
+        abl.groupby(factor)["wt_R@1"]
+        .agg(["mean", "std"])
+        .round(3)
+        .T.to_string(),
+        "\n",
+    )
 
 # %% [markdown]
 # ## Beyond the paper: the hard-negative weight
@@ -107,21 +159,40 @@ for factor in ("with_name", "temperature", "margin"):
 # pushes harder against same-target negatives.
 
 # %%
-abl_beta = X.ablation_grid(inputs, base, [base.temperature], [base.margin], seeds, n_jobs=n_jobs,
-                           show_progress=False, hard_weights=hard_weights)
-abl_beta.to_csv(paths.artifacts / "ablation_hard_weight.tsv", sep="\t", index=False)
+abl_beta = X.ablation_grid(
+    inputs,
+    base,
+    [base.temperature],
+    [base.margin],
+    seeds,
+    n_jobs=n_jobs,
+    show_progress=False,
+    hard_weights=hard_weights,
+)
+abl_beta.to_csv(
+    paths.artifacts / "ablation_hard_weight.tsv", sep="\t", index=False
+)
 cols = ["wt_R@1", "wt_R@1_all", "R@1", "MRR"]
-abl_beta.groupby(["with_name", "hard_weight"])[cols].agg(["mean", "std"]).round(3)
+abl_beta.groupby(["with_name", "hard_weight"])[cols].agg(
+    ["mean", "std"]
+).round(3)
 
 # %% [markdown]
 # The paper's best cell (WithDrug, T = 0.05, m = 0.15) in our grid:
 
 # %%
 pb = X.PAPER_BEST_ABLATION
-cell = best[(best.with_name == pb["with_name"]) & (best.temperature == pb["temperature"])
-            & (best.margin == pb["margin"])]
+cell = best[
+    (best.with_name == pb["with_name"])
+    & (best.temperature == pb["temperature"])
+    & (best.margin == pb["margin"])
+]
 rank = cell.index[0] + 1 if len(cell) else None
-print(f"rank {rank} of {len(best)} cells" if rank else "not in this grid (fast profile?)")
+print(
+    f"rank {rank} of {len(best)} cells"
+    if rank
+    else "not in this grid (fast profile?)"
+)
 cell.round(3)
 
 # %% [markdown]
@@ -138,7 +209,8 @@ cell.round(3)
 
 # %%
 chapter_runs = pd.concat([abl, abl_beta], ignore_index=True).drop_duplicates(
-    ["with_name", "temperature", "margin", "hard_weight", "seed"])
+    ["with_name", "temperature", "margin", "hard_weight", "seed"]
+)
 X.patience_what_if(chapter_runs).round(3)
 
 # %% [markdown]
@@ -164,10 +236,16 @@ X.patience_what_if(chapter_runs).round(3)
 # difference is several standard errors. The paired differences of the two best cells:
 
 # %%
-cells = [tuple(best.loc[i, ["with_name", "temperature", "margin"]]) for i in (0, 1)]
-per_seed = abl.set_index(["with_name", "temperature", "margin", "seed"])["wt_R@1"]
+cells = [
+    tuple(best.loc[i, ["with_name", "temperature", "margin"]]) for i in (0, 1)
+]
+per_seed = abl.set_index(["with_name", "temperature", "margin", "seed"])[
+    "wt_R@1"
+]
 diff = (per_seed.loc[cells[0]] - per_seed.loc[cells[1]]).round(3)
-print(f"best {cells[0]} minus runner-up {cells[1]}, per seed: {diff.to_dict()}")
+print(
+    f"best {cells[0]} minus runner-up {cells[1]}, per seed: {diff.to_dict()}"
+)
 
 # %% [markdown]
 # With three seeds, differences of a point or two are noise.

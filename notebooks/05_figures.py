@@ -17,13 +17,20 @@
 # the ablation chapter (Figure 4 is drawn there), and sets every number the paper reports beside
 # ours, with the protocol of each comparison spelled out.
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 05 -p K 20` from the repository root (it runs
+# what the chapter needs first), or `papermill book/05_figures.ipynb out.ipynb --cwd book -p K 20`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
 profile = "full"
 K = 40  # pairs shown in the similarity matrices, as in the paper
 cmc_k = 50
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import numpy as np
 import pandas as pd
@@ -36,10 +43,17 @@ from thinbridge.train import embed
 
 paths = book.setup()
 main = X.load_json(paths.runs / "main.json")
-metrics = {label: X.load_json(paths.run_dir(name) / "metrics.json") for label, name in main["runs"].items()}
+metrics = {
+    label: X.load_json(paths.run_dir(name) / "metrics.json")
+    for label, name in main["runs"].items()
+}
 pairs = book.load_pairs(paths)
-model, inp, untrained = X.bridge_and_inputs(paths.run_dir(main["runs"]["scaffold · NoDrug"]), paths.data,
-                                            pairs, paths.splits)
+model, inp, untrained = X.bridge_and_inputs(
+    paths.run_dir(main["runs"]["scaffold · NoDrug"]),
+    paths.data,
+    pairs,
+    paths.splits,
+)
 
 # %% [markdown]
 # ## Figure 1: the rich-text ECFP4 bridge before and after training
@@ -50,14 +64,17 @@ model, inp, untrained = X.bridge_and_inputs(paths.run_dir(main["runs"]["scaffold
 # first pairs are carbonic anhydrase inhibitors: several share a mechanism text, which shows as
 # bright blocks rather than a single diagonal.
 
-# %%
+# %% mystnb={"image": {"alt": "Figure 1: drug-text cosine similarity heat maps of the first training pairs, random heads against the trained bridge"}}
 tr = inp.rows("train")[:K]
 zd0, zt0 = embed(untrained, inp.x_drug[tr], inp.x_text[tr])
 zd1, zt1 = embed(model, inp.x_drug[tr], inp.x_text[tr])
-fig = plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["before training (random heads)", "after training"],
-                              f"Figure 1. Drug–text cosine similarity, first {K} training pairs "
-                              "(scaffold split, rich text)",
-                              path=paths.figure("figure1_before_after.png"))
+fig = plots.similarity_panels(
+    [zd0 @ zt0.T, zd1 @ zt1.T],
+    ["before training (random heads)", "after training"],
+    f"Figure 1. Drug–text cosine similarity, first {K} training pairs "
+    "(scaffold split, rich text)",
+    path=paths.figure("figure1_before_after.png"),
+)
 
 # %% [markdown]
 # ## Figure 2: held-out scaffolds, random heads vs the trained bridge
@@ -65,13 +82,16 @@ fig = plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["before training (ran
 # The same view on the first K = 40 **test** pairs of the scaffold split: molecules whose
 # scaffolds the bridge never saw.
 
-# %%
+# %% mystnb={"image": {"alt": "Figure 2: drug-text cosine similarity heat maps of the first scaffold-split test pairs, random heads against the trained bridge"}}
 te = inp.rows("test")[:K]
 zd0, zt0 = embed(untrained, inp.x_drug[te], inp.x_text[te])
 zd1, zt1 = embed(model, inp.x_drug[te], inp.x_text[te])
-fig = plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["random heads", "trained bridge"],
-                              f"Figure 2. Cosine similarity, first {K} scaffold-split test pairs",
-                              path=paths.figure("figure2_test_pairs.png"))
+fig = plots.similarity_panels(
+    [zd0 @ zt0.T, zd1 @ zt1.T],
+    ["random heads", "trained bridge"],
+    f"Figure 2. Cosine similarity, first {K} scaffold-split test pairs",
+    path=paths.figure("figure2_test_pairs.png"),
+)
 
 # %% [markdown]
 # ## Figure 3: cumulative match on the scaffold test set
@@ -81,19 +101,31 @@ fig = plots.similarity_panels([zd0 @ zt0.T, zd1 @ zt1.T], ["random heads", "trai
 # two or more candidates (2+) and over all queries (single-candidate targets at rank 1).
 # Dotted: the expectation of a random ranking, globally and within target (2+).
 
-# %%
+# %% mystnb={"image": {"alt": "Figure 3: cumulative match curves, Recall@k for k up to 50, global and within target, against a random ranking"}}
 rows = inp.rows("test")
-task = E.build_tasks(pairs.iloc[rows], [inp.texts[i] for i in rows], "distinct")["text_to_drug"]
+task = E.build_tasks(
+    pairs.iloc[rows], [inp.texts[i] for i in rows], "distinct"
+)["text_to_drug"]
 curves, chance = {}, {}
 for label in ("scaffold · NoDrug", "scaffold · WithDrug"):
     c = metrics[label]["cmc"]["text_to_drug"]
     curves[f"global, {label.split(' · ')[1]}"] = c["global"][:cmc_k]
-    curves[f"within target (2+), {label.split(' · ')[1]}"] = c["within_target"][:cmc_k]
-    curves[f"within target (all queries), {label.split(' · ')[1]}"] = c["within_target_all"][:cmc_k]
+    curves[f"within target (2+), {label.split(' · ')[1]}"] = c[
+        "within_target"
+    ][:cmc_k]
+    curves[f"within target (all queries), {label.split(' · ')[1]}"] = c[
+        "within_target_all"
+    ][:cmc_k]
 chance["random ranking, global"] = E.random_cmc(task, cmc_k)
-chance["random ranking, within target"] = E.random_cmc(task, cmc_k, within_target=True)
-fig = plots.cmc_plot(curves, chance, "Figure 3. Cumulative match, scaffold split test set (text → drug)",
-                     path=paths.figure("figure3_cmc.png"))
+chance["random ranking, within target"] = E.random_cmc(
+    task, cmc_k, within_target=True
+)
+fig = plots.cmc_plot(
+    curves,
+    chance,
+    "Figure 3. Cumulative match, scaffold split test set (text → drug)",
+    path=paths.figure("figure3_cmc.png"),
+)
 
 # %% [markdown]
 # Within a target most candidate sets are small, so the within-target curves saturate within a
@@ -101,9 +133,13 @@ fig = plots.cmc_plot(curves, chance, "Figure 3. Cumulative match, scaffold split
 
 # %%
 sizes = E.allowed_mask(task).sum(1)
-print(f"within-target candidate sets: median {np.median(sizes):.0f}, max {sizes.max()}; "
-      f"{(sizes >= 2).sum()} of {len(sizes)} queries have two or more candidates; "
-      f"global: {task.positive.shape[1]} candidates")
+print(
+    f"within-target candidate sets: median {np.median(sizes):.0f}, max "
+    f"{sizes.max()}; "
+    f"{(sizes >= 2).sum()} of {len(sizes)} queries have two or more "
+    "candidates; "
+    f"global: {task.positive.shape[1]} candidates"
+)
 
 # %% [markdown]
 # ## Figure 5: the frozen encoders alone
@@ -124,17 +160,30 @@ print(f"within-target candidate sets: median {np.median(sizes):.0f}, max {sizes.
 # but it is no retrieval method (it needs the very pairs it compares), and that is the gap
 # the trained bridge fills.
 
-# %%
-s_drug, s_text, cross = X.second_order_similarity(inp.x_drug[:K], inp.x_text[:K])
-fig = plots.similarity_panels([s_drug, s_text, cross],
-                              ["(a) drug–drug, ECFP4 cosine", "(b) text–text, embedding cosine",
-                               "(c) cross-modal second-order similarity"],
-                              f"Figure 5. The frozen encoders alone, first {K} pairs (rich text)",
-                              xlabel="item j", ylabel="item i", vmin=-1, vmax=1, cbar_label="cosine / correlation",
-                              path=paths.figure("figure5_frozen.png"))
+# %% mystnb={"image": {"alt": "Figure 5: similarity heat maps of the frozen encoders alone, drug-drug, text-text and cross-modal second-order"}}
+s_drug, s_text, cross = X.second_order_similarity(
+    inp.x_drug[:K], inp.x_text[:K]
+)
+fig = plots.similarity_panels(
+    [s_drug, s_text, cross],
+    [
+        "(a) drug–drug, ECFP4 cosine",
+        "(b) text–text, embedding cosine",
+        "(c) cross-modal second-order similarity",
+    ],
+    f"Figure 5. The frozen encoders alone, first {K} pairs (rich text)",
+    xlabel="item j",
+    ylabel="item i",
+    vmin=-1,
+    vmax=1,
+    cbar_label="cosine / correlation",
+    path=paths.figure("figure5_frozen.png"),
+)
 diag, off = np.diag(cross).mean(), cross[~np.eye(K, dtype=bool)].mean()
 print(f"diagonal of (c): mean {diag:.3f}; off-diagonal: mean {off:.3f}")
-assert diag > off, "the prose below says second-order similarity finds shared structure"
+assert diag > off, (
+    "the prose below says second-order similarity finds shared structure"
+)
 
 # %% [markdown]
 # ## Table 1, in short
@@ -144,11 +193,22 @@ assert diag > off, "the prose below says second-order similarity finds shared st
 
 # %%
 long = X.long_results(metrics)
-short = long[(long.direction == "text_to_drug") & (
-    ((long.scope == "global") & long.metric.isin(["R@1", "MRR"])) |
-    ((long.scope == "within_target") & long.metric.isin(["R@1", "R@1_all", "MRR_all"])))]
-short.assign(model=short.model.map(X.MODEL_LABELS), col=short.scope + " " + short.metric) \
-    .pivot_table(index=["run", "model"], columns="col", values="value", sort=False).round(3)
+short = long[
+    (long.direction == "text_to_drug")
+    & (
+        ((long.scope == "global") & long.metric.isin(["R@1", "MRR"]))
+        | (
+            (long.scope == "within_target")
+            & long.metric.isin(["R@1", "R@1_all", "MRR_all"])
+        )
+    )
+]
+short.assign(
+    model=short.model.map(X.MODEL_LABELS),
+    col=short.scope + " " + short.metric,
+).pivot_table(
+    index=["run", "model"], columns="col", values="value", sort=False
+).round(3)
 
 # %% [markdown]
 # ## Every number the paper reports, beside ours
@@ -168,23 +228,50 @@ num = cmp[cmp["difference"].notna()].copy()
 num["verdict"] = num["difference"].map(X.agreement)
 num["ours"] = num["ours"].astype(float).round(3)
 num["difference"] = num["difference"].astype(float).round(3)
-num["ours 95% CI"] = num["ours 95% CI"].map(lambda c: f"[{c[0]:.3f}, {c[1]:.3f}]")
+num["ours 95% CI"] = num["ours 95% CI"].map(
+    lambda c: f"[{c[0]:.3f}, {c[1]:.3f}]"
+)
 with pd.option_context("display.max_rows", 200):
-    display(num.set_index(["paper quantity", "paper", "split", "drug name in text", "candidates", "within-target queries"]))
+    display(
+        num.set_index(
+            [
+                "paper quantity",
+                "paper",
+                "split",
+                "drug name in text",
+                "candidates",
+                "within-target queries",
+            ]
+        )
+    )
 
 # %% [markdown]
 # For each paper number, the protocol of ours that comes closest, and how close:
 
 # %%
-closest = num.loc[num.difference.abs().groupby(num["paper quantity"]).idxmin()]
-closest[["paper quantity", "paper", "ours", "split", "drug name in text", "candidates", "within-target queries", "verdict"]] \
-    .set_index("paper quantity")
+closest = num.loc[
+    num.difference.abs().groupby(num["paper quantity"]).idxmin()
+]
+closest[
+    [
+        "paper quantity",
+        "paper",
+        "ours",
+        "split",
+        "drug name in text",
+        "candidates",
+        "within-target queries",
+        "verdict",
+    ]
+].set_index("paper quantity")
 
 # %% [markdown]
 # And the ablation's best cell:
 
 # %%
-cmp[cmp["difference"].isna()][["paper quantity", "paper", "ours"]].set_index("paper quantity")
+cmp[cmp["difference"].isna()][["paper quantity", "paper", "ours"]].set_index(
+    "paper quantity"
+)
 
 # %% [markdown]
 # **Reading the comparison.** For each paper number: the range of ours across every protocol
@@ -194,16 +281,34 @@ cmp[cmp["difference"].isna()][["paper quantity", "paper", "ours"]].set_index("pa
 lines = []
 for q, grp in num.groupby("paper quantity", sort=False):
     lo, hi, paper = grp.ours.min(), grp.ours.max(), grp.paper.iloc[0]
-    where = "inside" if lo <= paper <= hi else ("below" if paper < lo else "above")
+    where = (
+        "inside"
+        if lo <= paper <= hi
+        else ("below" if paper < lo else "above")
+    )
     near = grp.loc[grp.difference.abs().idxmin()]
-    lines.append(f"- **{q}** (paper {paper}): ours {lo:.3f}–{hi:.3f}; the paper's value is {where} our range. "
-                 f"Closest: {near.split} split, drug name {'in' if near['drug name in text'] else 'not in'} the text, "
-                 f"{near.candidates} candidates" + (f", {near['within-target queries']}" if near['within-target queries'] != "—" else "")
-                 + f" ({near.ours:.3f}).")
+    lines.append(
+        f"- **{q}** (paper {paper}): ours {lo:.3f}–{hi:.3f}; the paper's "
+        f"value is {where} our range. "
+        f"Closest: {near.split} split, drug name "
+        f"{'in' if near['drug name in text'] else 'not in'} the text, "
+        f"{near.candidates} candidates"
+        + (
+            f", {near['within-target queries']}"
+            if near['within-target queries'] != "—"
+            else ""
+        )
+        + f" ({near.ours:.3f})."
+    )
 wt = num[num["paper quantity"].str.startswith("Within-target")]
-closer_all = (wt.groupby("within-target queries").difference.apply(lambda d: d.abs().min()))
-lines.append(f"- Within-target numbers come closest to the paper when single-candidate targets are "
-             f"{'counted (all queries)' if closer_all.idxmin() == 'all queries' else 'left out (groups of 2+)'}.")
+closer_all = wt.groupby("within-target queries").difference.apply(
+    lambda d: d.abs().min()
+)
+lines.append(
+    f"- Within-target numbers come closest to the paper when "
+    "single-candidate targets are "
+    f"{'counted (all queries)' if closer_all.idxmin() == 'all queries' else 'left out (groups of 2+)'}."
+)
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]

@@ -26,6 +26,13 @@
 # r.search_smiles("CC(=O)Oc1ccccc1C(=O)O", k=5)       # mechanism texts for a molecule
 # ```
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 06 -p k 10` from the repository root (it runs
+# what the chapter needs first), or `papermill book/06_retrieval.ipynb out.ipynb --cwd book -p k 10`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
 profile = "full"
 run_name = "scaffold_rich_noname"
@@ -46,7 +53,7 @@ projected_size = 10**9
 projected_workers = [1, 10, 100, 1000]
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import pandas as pd
 from IPython.display import Markdown, display
@@ -60,8 +67,14 @@ pairs = r.pairs
 split = book.load_split(paths, pairs, r.cfg.split, r.cfg.split_seed)
 test_mask = split == "test"
 test_keys = sorted(set(pairs.parent_inchikey[test_mask]))
-print(f"bridge: {r.cfg.split} split, text view {r.cfg.text_view!r}, drug name in text: {r.cfg.with_name}")
-print(f"candidates: {len(test_keys)} held-out test molecules (of {pairs.parent_inchikey.nunique()})")
+print(
+    f"bridge: {r.cfg.split} split, text view {r.cfg.text_view!r}, drug name "
+    f"in text: {r.cfg.with_name}"
+)
+print(
+    f"candidates: {len(test_keys)} held-out test molecules (of "
+    f"{pairs.parent_inchikey.nunique()})"
+)
 
 # %% [markdown]
 # ## Free-text queries against unseen scaffolds
@@ -77,17 +90,28 @@ for q, word in queries:
     rel = molecules_with_target(pairs, word, test_mask)
     hits["right target"] = hits.parent_inchikey.isin(rel)
     results[q] = hits
-    summary.append({"query": q, f"right in top {k}": int(hits["right target"].sum()),
-                    "possible": min(len(rel), k), "test molecules with the target": len(rel),
-                    "first right hit at rank":
-                        int(hits["rank"][hits["right target"]].min()) if hits["right target"].any() else None})
+    summary.append(
+        {
+            "query": q,
+            f"right in top {k}": int(hits["right target"].sum()),
+            "possible": min(len(rel), k),
+            "test molecules with the target": len(rel),
+            "first right hit at rank": int(
+                hits["rank"][hits["right target"]].min()
+            )
+            if hits["right target"].any()
+            else None,
+        }
+    )
 summary = pd.DataFrame(summary)
 summary
 
 # %%
 answerable = summary[summary.possible > 0]
-print(f"precision@{k} over queries with at least one relevant test molecule: "
-      f"{answerable[f'right in top {k}'].sum() / answerable['possible'].sum():.2f} of what was possible")
+print(
+    f"precision@{k} over queries with at least one relevant test molecule: "
+    f"{answerable[f'right in top {k}'].sum() / answerable['possible'].sum():.2f} of what was possible"
+)
 
 # %% [markdown]
 # ## The hits, drawn
@@ -95,11 +119,15 @@ print(f"precision@{k} over queries with at least one relevant test molecule: "
 # Each query's top hits with the name, the cosine score and a tick where ChEMBL records the
 # queried target for that molecule.
 
-# %%
+# %% mystnb={"image": {"alt": "Grid of the top hits for a text query, each molecule drawn with its name, cosine score and a tick when ChEMBL records the queried target"}}
 for q, _ in queries[:4]:
     print(q)
     display(plots.draw_hits(results[q], correct="right target"))
-    display(results[q][["rank", "score", "drug_name", "molecule_chembl_id", "mechanisms"]])
+    display(
+        results[q][
+            ["rank", "score", "drug_name", "molecule_chembl_id", "mechanisms"]
+        ]
+    )
 
 # %% [markdown]
 # What the hits say, query by query (written from the table above by the cell, so it changes
@@ -112,16 +140,28 @@ lines = []
 for q, row in s.iterrows():
     have = int(row["test molecules with the target"])
     if have == 0:
-        lines.append(f"- **{q}**: no test molecule has this target; nothing to find.")
+        lines.append(
+            f"- **{q}**: no test molecule has this target; nothing to find."
+        )
         continue
     first = row["first right hit at rank"]
-    where = f"the first at rank {int(first)}" if pd.notna(first) else "none in the top"
-    lines.append(f"- **{q}**: {int(row[right])} of the top {k} act on the queried target "
-                 f"({have} test molecule(s) do); {where}.")
+    where = (
+        f"the first at rank {int(first)}"
+        if pd.notna(first)
+        else "none in the top"
+    )
+    lines.append(
+        f"- **{q}**: {int(row[right])} of the top {k} act on the queried "
+        "target "
+        f"({have} test molecule(s) do); {where}."
+    )
 full = (s[right] == s["possible"]) & (s["possible"] > 0)
 none = (s[right] == 0) & (s["possible"] > 0)
-lines.append(f"\nAll possible hits found for {int(full.sum())} of {int((s.possible > 0).sum())} answerable "
-             f"queries; none for {int(none.sum())}.")
+lines.append(
+    f"\nAll possible hits found for {int(full.sum())} of "
+    f"{int((s.possible > 0).sum())} answerable "
+    f"queries; none for {int(none.sum())}."
+)
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
@@ -143,8 +183,10 @@ examples = pairs[test_mask].drop_duplicates("parent_inchikey").head(3)
 for row in examples.itertuples():
     hits = r.search_smiles(row.parent_smiles, k=k)
     rank_known = hits["rank"][hits.known]
-    print(f"{row.drug_name}: recorded mechanism ranked "
-          f"{int(rank_known.min()) if len(rank_known) else f'below {k}'}")
+    print(
+        f"{row.drug_name}: recorded mechanism ranked "
+        f"{int(rank_known.min()) if len(rank_known) else f'below {k}'}"
+    )
     display(hits[["rank", "score", "text", "known"]])
 
 # %% [markdown]
@@ -157,16 +199,31 @@ for row in examples.itertuples():
 
 # %%
 lib = paths.artifacts / "library_demo.smi"
-lines = [f"{s} {cid}" for s, cid in zip(examples.parent_smiles, examples.molecule_chembl_id)]
+lines = [
+    f"{s} {cid}"
+    for s, cid in zip(examples.parent_smiles, examples.molecule_chembl_id)
+]
 more = pairs[test_mask].drop_duplicates("parent_inchikey").iloc[3:60]
-lines += [f"{row.parent_smiles} {row.molecule_chembl_id}" for row in more.itertuples()]
+lines += [
+    f"{row.parent_smiles} {row.molecule_chembl_id}"
+    for row in more.itertuples()
+]
 lines.insert(2, "C1CC( not-a-smiles")
 lib.write_text("\n".join(lines) + "\n")
 info = r.build_index(lib, paths.artifacts / "index_demo", show_progress=False)
-print(f"indexed {info['count']} molecules from {info['rows_read']} lines; skipped {info['skipped']}")
-skipped = pd.read_csv(paths.artifacts / "index_demo" / "skipped.tsv", sep="\t")
+print(
+    f"indexed {info['count']} molecules from {info['rows_read']} lines; "
+    f"skipped {info['skipped']}"
+)
+skipped = pd.read_csv(
+    paths.artifacts / "index_demo" / "skipped.tsv", sep="\t"
+)
 display(skipped)
-r.search_text("glucocorticoid receptor agonist", k=3, index=paths.artifacts / "index_demo")
+r.search_text(
+    "glucocorticoid receptor agonist",
+    k=3,
+    index=paths.artifacts / "index_demo",
+)
 
 # %% [markdown]
 # ## Screening a large library: measured here, projected to 10^9
@@ -188,11 +245,28 @@ r.search_text("glucocorticoid receptor agonist", k=3, index=paths.artifacts / "i
 # %%
 bench = projection.load_benchmark(paths.root / "benchmarks" / "index.json")
 builds = pd.DataFrame(bench["build"]["results"])
-display(builds[["engine", "seconds", "startup_s", "molecules_per_s_after_startup"]].round(1))
+display(
+    builds[
+        ["engine", "seconds", "startup_s", "molecules_per_s_after_startup"]
+    ].round(1)
+)
 search = pd.DataFrame(bench["search"]).assign(
-    latency_p50_ms=[s.get("latency_ms", {}).get("p50") for s in bench["search"]])
-search[["n", "kind", "measured", "build_s", "bytes_per_molecule", "latency_p50_ms",
-        "recall_at_10_text", "recall_at_10_own"]].round(3)
+    latency_p50_ms=[
+        s.get("latency_ms", {}).get("p50") for s in bench["search"]
+    ]
+)
+search[
+    [
+        "n",
+        "kind",
+        "measured",
+        "build_s",
+        "bytes_per_molecule",
+        "latency_p50_ms",
+        "recall_at_10_text",
+        "recall_at_10_own",
+    ]
+].round(3)
 
 # %% [markdown]
 # **A projection, not a measurement.** The tables below scale the costs measured above to a
@@ -204,29 +278,48 @@ search[["n", "kind", "measured", "build_s", "bytes_per_molecule", "latency_p50_m
 # magnitude.
 
 # %%
-display(projection.build_time(bench, projected_size, projected_workers).round(1))
+display(
+    projection.build_time(bench, projected_size, projected_workers).round(1)
+)
 display(projection.storage(bench, projected_size).round(2))
-display(projection.exact_search_time(bench, projected_size, projected_workers).round(2))
+display(
+    projection.exact_search_time(
+        bench, projected_size, projected_workers
+    ).round(2)
+)
 projection.structure_build_time(bench, projected_size).round(1)
 
 # %% [markdown]
 # The projection in words (written by the cell from the tables above):
 
 # %%
-build = projection.build_time(bench, projected_size, projected_workers).set_index("workers")
+build = projection.build_time(
+    bench, projected_size, projected_workers
+).set_index("workers")
 store = projection.storage(bench, projected_size).set_index("kind")
-scan = projection.exact_search_time(bench, projected_size, projected_workers).set_index("workers")
+scan = projection.exact_search_time(
+    bench, projected_size, projected_workers
+).set_index("workers")
 most = max(projected_workers)
-display(Markdown(
-    f"- Embedding {projected_size:,} molecules: about {build.loc[1, 'days']:,.0f} days on one worker, "
-    f"{build.loc[most, 'hours']:,.1f} hours on {most:,} (projected).\n"
-    f"- Storage: {store.loc['exact', 'total TB']:,.1f} TB for an exact index (float32 embeddings and ids); "
-    f"ivfpq adds {store.loc['ivfpq', 'search structure TB']:,.2f} TB of codes and hnsw "
-    f"{store.loc['hnsw', 'search structure TB']:,.1f} TB of vectors and graph, each held in memory "
-    "to search (projected).\n"
-    f"- One exact query: about {scan.loc[1, 'seconds per query']:,.0f} s on one machine, "
-    f"{scan.loc[most, 'seconds per query']:,.2f} s spread over {most:,} (projected); the approximate "
-    "kinds are built to avoid that scan."))
+display(
+    Markdown(
+        f"- Embedding {projected_size:,} molecules: about "
+        f"{build.loc[1, 'days']:,.0f} days on one worker, "
+        f"{build.loc[most, 'hours']:,.1f} hours on {most:,} (projected).\n"
+        f"- Storage: {store.loc['exact', 'total TB']:,.1f} TB for an exact "
+        "index (float32 embeddings and ids); "
+        f"ivfpq adds {store.loc['ivfpq', 'search structure TB']:,.2f} TB of "
+        "codes and hnsw "
+        f"{store.loc['hnsw', 'search structure TB']:,.1f} TB of vectors and "
+        "graph, each held in memory "
+        "to search (projected).\n"
+        f"- One exact query: about {scan.loc[1, 'seconds per query']:,.0f} s "
+        "on one machine, "
+        f"{scan.loc[most, 'seconds per query']:,.2f} s spread over {most:,} "
+        "(projected); the approximate "
+        "kinds are built to avoid that scan."
+    )
+)
 
 # %% [markdown]
 # ## Exercises
@@ -245,12 +338,22 @@ display(Markdown(
 # ChEMBL's phrasing, then the same search with it:
 
 # %%
-egfr = pairs[pairs.target_pref_name.str.contains("Epidermal growth factor receptor", regex=False)]
+egfr = pairs[
+    pairs.target_pref_name.str.contains(
+        "Epidermal growth factor receptor", regex=False
+    )
+]
 wording = egfr.mechanism_of_action.value_counts().index[0]
 hits = r.search_text(wording, k=k, candidates=test_keys)
-rel = molecules_with_target(pairs, "Epidermal growth factor receptor", test_mask)
-print(f"{wording!r}: {int(hits.parent_inchikey.isin(rel).sum())} of the top {k} right "
-      f"(the short query: {int(summary.set_index('query').loc['EGFR kinase inhibitor', right])})")
+rel = molecules_with_target(
+    pairs, "Epidermal growth factor receptor", test_mask
+)
+print(
+    f"{wording!r}: {int(hits.parent_inchikey.isin(rel).sum())} of the top "
+    f"{k} right "
+    f"(the short query: "
+    f"{int(summary.set_index('query').loc['EGFR kinase inhibitor', right])})"
+)
 
 # %% [markdown]
 # Queries in the training texts' wording sit closer to what the text head learned.

@@ -36,16 +36,24 @@
 # target has two or more candidate molecules) and *solvable* (those of them where no other
 # molecule of the target shares the query's very text; the training chapter defines it).
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 07 -p n_jobs 1` from the repository root (it runs
+# what the chapter needs first), or `papermill book/07_replication.ipynb out.ipynb --cwd book -p n_jobs 1`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
 profile = "full"  # "fast": fewer splits and seeds, shorter training
 scaffold_seeds = [0, 1, 2, 3, 4]
 random_seeds = [0, 1, 2, 3, 4]
 model_seeds = [0, 1, 2]
-hard_seeds = [0, 1]  # model seeds of the hard-negative experiment (on the scaffold splits)
+# model seeds of the hard-negative experiment (on the scaffold splits)
+hard_seeds = [0, 1]
 n_jobs = 2  # worker processes; results do not depend on it
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import dataclasses
 
@@ -61,20 +69,39 @@ paths = book.setup()
 pairs = book.load_pairs(paths)
 main = RunConfig()
 if profile == "fast":
-    scaffold_seeds, random_seeds, model_seeds, hard_seeds = scaffold_seeds[:2], random_seeds[:1], [0], [0]
+    scaffold_seeds, random_seeds, model_seeds, hard_seeds = (
+        scaffold_seeds[:2],
+        random_seeds[:1],
+        [0],
+        [0],
+    )
     main = dataclasses.replace(main, epochs=4)
-splits = [("scaffold", s) for s in scaffold_seeds] + [("random", s) for s in random_seeds]
-paper_cell = dataclasses.replace(main, with_name=True, temperature=X.PAPER_BEST_ABLATION["temperature"],
-                                 margin=X.PAPER_BEST_ABLATION["margin"])
+splits = [("scaffold", s) for s in scaffold_seeds] + [
+    ("random", s) for s in random_seeds
+]
+paper_cell = dataclasses.replace(
+    main,
+    with_name=True,
+    temperature=X.PAPER_BEST_ABLATION["temperature"],
+    margin=X.PAPER_BEST_ABLATION["margin"],
+)
 variants = {"bridge": main, "bridge, paper's best cell": paper_cell}
-print(f"{len(splits)} splits x {len(variants)} variants x {len(model_seeds)} model seeds = "
-      f"{len(splits) * len(variants) * len(model_seeds)} bridges, with random heads, PCA+CCA and a random ranking")
+print(
+    f"{len(splits)} splits x {len(variants)} variants x {len(model_seeds)} "
+    "model seeds = "
+    f"{len(splits) * len(variants) * len(model_seeds)} bridges, with random "
+    "heads, PCA+CCA and a random ranking"
+)
 
 # %%
-records = R.replicate(pairs, paths.data, variants, splits, model_seeds, n_jobs=n_jobs)
+records = R.replicate(
+    pairs, paths.data, variants, splits, model_seeds, n_jobs=n_jobs
+)
 records.to_csv(paths.artifacts / "replication.tsv.gz", sep="\t", index=False)
-print(f"{len(records):,} query results; test queries per split: "
-      f"{records.groupby(['split', 'split_seed']).query.nunique().agg(['min', 'max']).tolist()}")
+print(
+    f"{len(records):,} query results; test queries per split: "
+    f"{records.groupby(['split', 'split_seed']).query.nunique().agg(['min', 'max']).tolist()}"
+)
 
 # %% [markdown]
 # ## Table 1 across splits
@@ -98,9 +125,14 @@ display(R.interval_table(records, "random"))
 
 # %%
 ps = R.per_split(records, "R@1", "global")
-spread = ps[ps.model == "bridge"].pivot_table(index="split_seed", columns="split", values="value")
+spread = ps[ps.model == "bridge"].pivot_table(
+    index="split_seed", columns="split", values="value"
+)
 display(spread.round(3))
-print("range across split seeds:", {k: round(float(v.max() - v.min()), 3) for k, v in spread.items()})
+print(
+    "range across split seeds:",
+    {k: round(float(v.max() - v.min()), 3) for k, v in spread.items()},
+)
 
 # %% [markdown]
 # (verdict-numbers)=
@@ -116,7 +148,9 @@ print("range across split seeds:", {k: round(float(v.max() - v.min()), 3) for k,
 # %%
 comparisons = []
 for q in X.PAPER_NUMBERS:
-    model = "bridge" if q["scope"] == "global" else "bridge, paper's best cell"
+    model = (
+        "bridge" if q["scope"] == "global" else "bridge, paper's best cell"
+    )
     scope = q["scope"]
     if q["metric"] not in R.METRICS:
         continue
@@ -124,9 +158,18 @@ for q in X.PAPER_NUMBERS:
     for _, row in s.iterrows():
         if q["split"] and row.split != q["split"]:
             continue
-        comparisons.append({"quantity": q["quantity"], "split": row.split, "model": model, "paper": q["paper"],
-                            "ours (mean [95% interval])": R.fmt_interval(row["mean"], row.lo, row.hi),
-                            "verdict": R.claim_value(q["paper"], row)})
+        comparisons.append(
+            {
+                "quantity": q["quantity"],
+                "split": row.split,
+                "model": model,
+                "paper": q["paper"],
+                "ours (mean [95% interval])": R.fmt_interval(
+                    row["mean"], row.lo, row.hi
+                ),
+                "verdict": R.claim_value(q["paper"], row),
+            }
+        )
 comparisons = pd.DataFrame(comparisons)
 comparisons
 
@@ -140,20 +183,38 @@ comparisons
 
 # %%
 tests = []
-for model, inputs in (("bridge", "NoDrug"), ("bridge, paper's best cell", "WithDrug")):
+for model, inputs in (
+    ("bridge", "NoDrug"),
+    ("bridge, paper's best cell", "WithDrug"),
+):
     for other in ("random heads", "PCA+CCA", "random ranking"):
         for scope in R.SCOPES:
             for metric in R.METRICS:
-                tests.append(R.paired(records, model, other, metric, scope, inputs, inputs))
+                tests.append(
+                    R.paired(
+                        records, model, other, metric, scope, inputs, inputs
+                    )
+                )
 tests = pd.concat(tests, ignore_index=True)
-show = tests.assign(p_queries=tests.p_queries.map(R.fmt_p), p_splits=tests.p_splits.map(R.fmt_p))
-display(show[(show.metric == "R@1")].drop(columns=["metric", "n_queries"]).round(3))
+show = tests.assign(
+    p_queries=tests.p_queries.map(R.fmt_p),
+    p_splits=tests.p_splits.map(R.fmt_p),
+)
+display(
+    show[(show.metric == "R@1")]
+    .drop(columns=["metric", "n_queries"])
+    .round(3)
+)
 
 # %% [markdown]
 # The same tests for MRR:
 
 # %%
-display(show[(show.metric == "MRR")].drop(columns=["metric", "n_queries"]).round(3))
+display(
+    show[(show.metric == "MRR")]
+    .drop(columns=["metric", "n_queries"])
+    .round(3)
+)
 
 # %% [markdown]
 # (verdict-name)=
@@ -164,13 +225,35 @@ display(show[(show.metric == "MRR")].drop(columns=["metric", "n_queries"]).round
 
 # %%
 named = dataclasses.replace(main, with_name=True)
-name_records = pd.concat([records[records.model == "bridge"],
-                          R.replicate(pairs, paths.data, {"bridge": named}, splits, model_seeds,
-                                      baselines=False, n_jobs=n_jobs)], ignore_index=True)
-name_tests = pd.concat([R.paired(name_records, "bridge", "bridge", m, s, "WithDrug", "NoDrug")
-                        for s in R.SCOPES for m in R.METRICS], ignore_index=True)
-name_tests.assign(a="WithDrug", b="NoDrug", p_queries=name_tests.p_queries.map(R.fmt_p),
-                  p_splits=name_tests.p_splits.map(R.fmt_p)).drop(columns=["n_queries"]).round(3)
+name_records = pd.concat(
+    [
+        records[records.model == "bridge"],
+        R.replicate(
+            pairs,
+            paths.data,
+            {"bridge": named},
+            splits,
+            model_seeds,
+            baselines=False,
+            n_jobs=n_jobs,
+        ),
+    ],
+    ignore_index=True,
+)
+name_tests = pd.concat(
+    [
+        R.paired(name_records, "bridge", "bridge", m, s, "WithDrug", "NoDrug")
+        for s in R.SCOPES
+        for m in R.METRICS
+    ],
+    ignore_index=True,
+)
+name_tests.assign(
+    a="WithDrug",
+    b="NoDrug",
+    p_queries=name_tests.p_queries.map(R.fmt_p),
+    p_splits=name_tests.p_splits.map(R.fmt_p),
+).drop(columns=["n_queries"]).round(3)
 
 # %% [markdown]
 # (verdict-best-cell)=
@@ -181,26 +264,69 @@ name_tests.assign(a="WithDrug", b="NoDrug", p_queries=name_tests.p_queries.map(R
 # name meet on every scaffold split, paired query by query.
 
 # %%
-abl = X.ablation_summary(pd.read_csv(paths.artifacts / "ablation.tsv", sep="\t"), "wt_R@1").iloc[0]
-ours = dataclasses.replace(main, with_name=bool(abl.with_name), temperature=float(abl.temperature),
-                           margin=float(abl.margin))
-print(f"the ablation's best cell (split seed 0): with_name={ours.with_name}, T={ours.temperature}, m={ours.margin}")
+abl = X.ablation_summary(
+    pd.read_csv(paths.artifacts / "ablation.tsv", sep="\t"), "wt_R@1"
+).iloc[0]
+ours = dataclasses.replace(
+    main,
+    with_name=bool(abl.with_name),
+    temperature=float(abl.temperature),
+    margin=float(abl.margin),
+)
+print(
+    f"the ablation's best cell (split seed 0): with_name={ours.with_name}, "
+    f"T={ours.temperature}, m={ours.margin}"
+)
 scaffold = [s for s in splits if s[0] == "scaffold"]
 # the paper's cell and the main configuration with the name were trained above on these very
 # splits and seeds (a bridge's result does not depend on what it was trained beside); only the
 # ablation's best cell is new
-known = {"paper's best cell": records[records.model == "bridge, paper's best cell"],
-         "main config, WithDrug": name_records[(name_records.model == "bridge") & (name_records.inputs == "WithDrug")]}
-known = {k: v[v.split == "scaffold"].assign(model=k) for k, v in known.items()}
+known = {
+    "paper's best cell": records[
+        records.model == "bridge, paper's best cell"
+    ],
+    "main config, WithDrug": name_records[
+        (name_records.model == "bridge") & (name_records.inputs == "WithDrug")
+    ],
+}
+known = {
+    k: v[v.split == "scaffold"].assign(model=k) for k, v in known.items()
+}
 new = {} if ours in (paper_cell, named) else {"ablation's best cell": ours}
-cell_records = pd.concat([*known.values(), R.replicate(pairs, paths.data, new, scaffold, model_seeds, baselines=False,
-                                                       n_jobs=n_jobs) if new else None], ignore_index=True)
+cell_records = pd.concat(
+    [
+        *known.values(),
+        R.replicate(
+            pairs,
+            paths.data,
+            new,
+            scaffold,
+            model_seeds,
+            baselines=False,
+            n_jobs=n_jobs,
+        )
+        if new
+        else None,
+    ],
+    ignore_index=True,
+)
 cells = [*known, *new]
 cell_summary = R.summary(cell_records, "R@1", "within_target")
 display(cell_summary.sort_values("mean", ascending=False).round(3))
-cell_tests = pd.concat([R.paired(cell_records, other, "paper's best cell", "R@1", "within_target")
-                        for other in cells if other != "paper's best cell"], ignore_index=True)
-cell_tests.assign(p_queries=cell_tests.p_queries.map(R.fmt_p), p_splits=cell_tests.p_splits.map(R.fmt_p)).round(3)
+cell_tests = pd.concat(
+    [
+        R.paired(
+            cell_records, other, "paper's best cell", "R@1", "within_target"
+        )
+        for other in cells
+        if other != "paper's best cell"
+    ],
+    ignore_index=True,
+)
+cell_tests.assign(
+    p_queries=cell_tests.p_queries.map(R.fmt_p),
+    p_splits=cell_tests.p_splits.map(R.fmt_p),
+).round(3)
 
 # %% [markdown]
 # (verdict-hard)=
@@ -214,16 +340,49 @@ cell_tests.assign(p_queries=cell_tests.p_queries.map(R.fmt_p), p_splits=cell_tes
 # machinery (weight 4, margin 0.15) with plain InfoNCE (weight 1, margin 0) under each.
 
 # %%
-hard_variants = R.cross(dataclasses.replace(main, with_name=False), batches=["random", "target"],
-                        hard_weight=[1.0, 4.0], margin=[0.0, 0.15])
-hard_splits = scaffold[:1] if profile == "fast" else scaffold  # fast: one split, no split-level test
-hard_records = R.replicate(pairs, paths.data, hard_variants, hard_splits, hard_seeds, baselines=False, n_jobs=n_jobs)
-hard_summary = pd.concat([R.summary(hard_records, "R@1", sc) for sc in ("within_target", "global")])
-display(hard_summary.pivot_table(index="model", columns="scope", values="mean", sort=False).round(3))
-hard_tests = pd.concat([R.paired(hard_records, f"batches={b}, hard_weight=4.0, margin=0.15",
-                                 f"batches={b}, hard_weight=1.0, margin=0.0", "R@1", sc)
-                        for b in ("target", "random") for sc in R.SCOPES], ignore_index=True)
-hard_tests.assign(p_queries=hard_tests.p_queries.map(R.fmt_p), p_splits=hard_tests.p_splits.map(R.fmt_p)).round(3)
+hard_variants = R.cross(
+    dataclasses.replace(main, with_name=False),
+    batches=["random", "target"],
+    hard_weight=[1.0, 4.0],
+    margin=[0.0, 0.15],
+)
+# fast: one split, no split-level test
+hard_splits = scaffold[:1] if profile == "fast" else scaffold
+hard_records = R.replicate(
+    pairs,
+    paths.data,
+    hard_variants,
+    hard_splits,
+    hard_seeds,
+    baselines=False,
+    n_jobs=n_jobs,
+)
+hard_summary = pd.concat(
+    [R.summary(hard_records, "R@1", sc) for sc in ("within_target", "global")]
+)
+display(
+    hard_summary.pivot_table(
+        index="model", columns="scope", values="mean", sort=False
+    ).round(3)
+)
+hard_tests = pd.concat(
+    [
+        R.paired(
+            hard_records,
+            f"batches={b}, hard_weight=4.0, margin=0.15",
+            f"batches={b}, hard_weight=1.0, margin=0.0",
+            "R@1",
+            sc,
+        )
+        for b in ("target", "random")
+        for sc in R.SCOPES
+    ],
+    ignore_index=True,
+)
+hard_tests.assign(
+    p_queries=hard_tests.p_queries.map(R.fmt_p),
+    p_splits=hard_tests.p_splits.map(R.fmt_p),
+).round(3)
 
 # %% [markdown]
 # ## What this chapter concludes
@@ -235,36 +394,104 @@ hard_tests.assign(p_queries=hard_tests.p_queries.map(R.fmt_p), p_splits=hard_tes
 
 # %%
 pick = R.pick
-link = "07_replication.html#verdict-{}"
+# the label of the section that computed it (a {ref} target)
+ref = "verdict-{}"
 claims = []
-t = pick(tests, a="bridge", b="random heads", metric="MRR", scope="global", split="scaffold")
-claims.append({"claim": "Non-trivial cross-modal alignment (bridge beats its untrained heads, scaffold split)",
-               "status": R.claim_better(t), "evidence": R.evidence(t), "link": link.format("alignment")})
+t = pick(
+    tests,
+    a="bridge",
+    b="random heads",
+    metric="MRR",
+    scope="global",
+    split="scaffold",
+)
+claims.append(
+    {
+        "claim": "Non-trivial cross-modal alignment (bridge beats its "
+        "untrained heads, scaffold split)",
+        "status": R.claim_better(t),
+        "evidence": R.evidence(t),
+        "ref": ref.format("alignment"),
+    }
+)
 for other in ("random heads", "PCA+CCA"):
-    t = pick(tests, a="bridge, paper's best cell", b=other, metric="R@1", scope="within_target", split="scaffold")
-    claims.append({"claim": f"Within-target gain over frozen baselines: {other} (paper's best cell, scaffold split)",
-                   "status": R.claim_better(t), "evidence": R.evidence(t), "link": link.format("alignment")})
-t = pick(hard_tests, split="scaffold", scope="within_target", a="batches=target, hard_weight=4.0, margin=0.15")
-claims.append({"claim": "Hard-negative weighting and the margin help (with target batches)",
-               "status": R.claim_better(t), "evidence": R.evidence(t), "link": link.format("hard")})
+    t = pick(
+        tests,
+        a="bridge, paper's best cell",
+        b=other,
+        metric="R@1",
+        scope="within_target",
+        split="scaffold",
+    )
+    claims.append(
+        {
+            "claim": f"Within-target gain over frozen baselines: {other} "
+            "(paper's best cell, scaffold split)",
+            "status": R.claim_better(t),
+            "evidence": R.evidence(t),
+            "ref": ref.format("alignment"),
+        }
+    )
+t = pick(
+    hard_tests,
+    split="scaffold",
+    scope="within_target",
+    a="batches=target, hard_weight=4.0, margin=0.15",
+)
+claims.append(
+    {
+        "claim": "Hard-negative weighting and the margin help (with target "
+        "batches)",
+        "status": R.claim_better(t),
+        "evidence": R.evidence(t),
+        "ref": ref.format("hard"),
+    }
+)
 t = pick(name_tests, split="scaffold", scope="within_target", metric="R@1")
 t = t.copy()
 t["a"], t["b"] = "WithDrug", "NoDrug"
-claims.append({"claim": "The drug name in the text helps (within target, scaffold split)",
-               "status": R.claim_better(t), "evidence": R.evidence(t), "link": link.format("name")})
+claims.append(
+    {
+        "claim": "The drug name in the text helps (within target, scaffold "
+        "split)",
+        "status": R.claim_better(t),
+        "evidence": R.evidence(t),
+        "ref": ref.format("name"),
+    }
+)
 best = cell_summary.sort_values("mean", ascending=False).iloc[0]
-beaten = cell_tests[(cell_tests["diff"] > 0) & (cell_tests.p_queries < R.ALPHA)]
-status = "confirmed" if best.model == "paper's best cell" else ("refuted" if len(beaten) else "inconclusive")
-claims.append({"claim": "Best cell is WithDrug, T 0.05, m 0.15", "status": status,
-               "evidence": f"highest mean within-target R@1 across scaffold splits: {best.model} ({best['mean']:.3f}); "
-                           + "; ".join(R.evidence(r) for _, r in cell_tests.iterrows()),
-               "link": link.format("best-cell")})
+beaten = cell_tests[
+    (cell_tests["diff"] > 0) & (cell_tests.p_queries < R.ALPHA)
+]
+status = (
+    "confirmed"
+    if best.model == "paper's best cell"
+    else ("refuted" if len(beaten) else "inconclusive")
+)
+claims.append(
+    {
+        "claim": "Best cell is WithDrug, T 0.05, m 0.15",
+        "status": status,
+        "evidence": f"highest mean within-target R@1 across scaffold splits: "
+        f"{best.model} ({best['mean']:.3f}); "
+        + "; ".join(R.evidence(r) for _, r in cell_tests.iterrows()),
+        "ref": ref.format("best-cell"),
+    }
+)
 for _, c in comparisons[comparisons.split == "scaffold"].iterrows():
-    claims.append({"claim": f"Paper's number: {c.quantity} = {c.paper}", "status": c.verdict,
-                   "evidence": f"ours {c['ours (mean [95% interval])']} ({c.model}, scaffold splits)",
-                   "link": link.format("numbers")})
+    claims.append(
+        {
+            "claim": f"Paper's number: {c.quantity} = {c.paper}",
+            "status": c.verdict,
+            "evidence": f"ours {c['ours (mean [95% interval])']} ({c.model}, "
+            "scaffold splits)",
+            "ref": ref.format("numbers"),
+        }
+    )
 claims = pd.DataFrame(claims)
-X.save_json(claims.to_dict("records"), paths.artifacts / "claims_replication.json")
+X.save_json(
+    claims.to_dict("records"), paths.artifacts / "claims_replication.json"
+)
 claims[["claim", "status"]]
 
 # %% [markdown]
@@ -285,9 +512,17 @@ claims[["claim", "status"]]
 
 # %%
 one = spread["scaffold"]
-row = R.summary(records[records.model == "bridge"], "R@1", "global").set_index("split").loc["scaffold"]
-print(f"per split: {one.round(3).tolist()}; max - min = {one.max() - one.min():.3f}; "
-      f"95% interval of the mean {R.fmt_interval(row['mean'], row.lo, row.hi)} (width {row.hi - row.lo:.3f})")
+row = (
+    R.summary(records[records.model == "bridge"], "R@1", "global")
+    .set_index("split")
+    .loc["scaffold"]
+)
+print(
+    f"per split: {one.round(3).tolist()}; max - min = "
+    f"{one.max() - one.min():.3f}; "
+    f"95% interval of the mean {R.fmt_interval(row['mean'], row.lo, row.hi)} "
+    f"(width {row.hi - row.lo:.3f})"
+)
 
 # %% [markdown]
 # One split can sit anywhere in that range; a single number from one split (the paper's, or the

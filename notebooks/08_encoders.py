@@ -34,16 +34,34 @@
 # Values are means over split seeds with 95% intervals; *p* compares each row with the paper's
 # bridge (linear, ECFP4) on the same queries (sign-flip test over queries).
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 08 -p hidden 256` from the repository root (it runs
+# what the chapter needs first), or `papermill book/08_encoders.ipynb out.ipynb --cwd book -p hidden 256`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
-profile = "full"  # "fast": one split (no intervals), two encoders, shorter training
+# "fast": one split (no intervals), two encoders, shorter training
+profile = "full"
 scaffold_seeds = [0, 1, 2, 3, 4]
 model_seeds = [0]
-encoders = ["ecfp4", "ecfp4-count", "ecfp6", "fcfp4", "atompair", "torsion", "maccs", "rdkit2d", "ecfp4+rdkit2d"]
+encoders = [
+    "ecfp4",
+    "ecfp4-count",
+    "ecfp6",
+    "fcfp4",
+    "atompair",
+    "torsion",
+    "maccs",
+    "rdkit2d",
+    "ecfp4+rdkit2d",
+]
 hidden = 512
 n_jobs = 2  # worker processes; results do not depend on it
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import dataclasses
 
@@ -62,15 +80,36 @@ if profile == "fast":
     scaffold_seeds, encoders = scaffold_seeds[:1], ["ecfp4", "maccs"]
     main = dataclasses.replace(main, epochs=4)
 splits = [("scaffold", s) for s in scaffold_seeds]
-variants = {f"linear, {e}": dataclasses.replace(main, drug_encoder=e) for e in encoders}
-variants["mlp, ecfp4"] = dataclasses.replace(main, bridge="mlp", hidden=hidden)
-print(f"{len(splits)} scaffold splits x {len(variants)} bridges x {len(model_seeds)} model seed(s)")
+variants = {
+    f"linear, {e}": dataclasses.replace(main, drug_encoder=e)
+    for e in encoders
+}
+variants["mlp, ecfp4"] = dataclasses.replace(
+    main, bridge="mlp", hidden=hidden
+)
+print(
+    f"{len(splits)} scaffold splits x {len(variants)} bridges x "
+    f"{len(model_seeds)} model seed(s)"
+)
 
 # %%
-records = R.replicate(pairs, paths.data, variants, splits, model_seeds, baselines=["NoDrug"], extra_baselines=True,
-                      n_jobs=n_jobs)
+records = R.replicate(
+    pairs,
+    paths.data,
+    variants,
+    splits,
+    model_seeds,
+    baselines=["NoDrug"],
+    extra_baselines=True,
+    n_jobs=n_jobs,
+)
 records.to_csv(paths.artifacts / "encoders.tsv.gz", sep="\t", index=False)
-records = records.assign(model=[m if m.startswith(("linear", "mlp")) else f"{m} (ECFP4)" for m in records.model])
+records = records.assign(
+    model=[
+        m if m.startswith(("linear", "mlp")) else f"{m} (ECFP4)"
+        for m in records.model
+    ]
+)
 print(f"{len(records):,} query results")
 
 # %% [markdown]
@@ -81,24 +120,58 @@ print(f"{len(records):,} query results")
 # %%
 reference = "linear, ecfp4"
 rows = []
-for metric, scope in (("MRR", "global"), ("R@1", "global"), ("R@1", "within_target"), ("R@1", "solvable")):
+for metric, scope in (
+    ("MRR", "global"),
+    ("R@1", "global"),
+    ("R@1", "within_target"),
+    ("R@1", "solvable"),
+):
     s = R.summary(records, metric, scope)
     for _, r in s.iterrows():
-        p = (R.paired(records, r.model, reference, metric, scope).p_queries.iloc[0]
-             if r.model != reference else float("nan"))
-        rows.append({"model": r.model, "column": f"{metric} {scope.replace('_', ' ')}",
-                     "cell": f"{R.fmt_interval(r['mean'], r.lo, r.hi)} {R.fmt_p(p) if r.model != reference else ''}"})
-summary_all = pd.concat([R.summary(records, m, s) for m, s in (("MRR", "global"), ("R@1", "within_target"))])
-order = list(summary_all[summary_all.metric == "MRR"].sort_values("mean", ascending=False).model)
-table = pd.DataFrame(rows).pivot(index="model", columns="column", values="cell").loc[order]
+        p = (
+            R.paired(
+                records, r.model, reference, metric, scope
+            ).p_queries.iloc[0]
+            if r.model != reference
+            else float("nan")
+        )
+        rows.append(
+            {
+                "model": r.model,
+                "column": f"{metric} {scope.replace('_', ' ')}",
+                "cell": f"{R.fmt_interval(r['mean'], r.lo, r.hi)} "
+                f"{R.fmt_p(p) if r.model != reference else ''}",
+            }
+        )
+summary_all = pd.concat(
+    [
+        R.summary(records, m, s)
+        for m, s in (("MRR", "global"), ("R@1", "within_target"))
+    ]
+)
+order = list(
+    summary_all[summary_all.metric == "MRR"]
+    .sort_values("mean", ascending=False)
+    .model
+)
+table = (
+    pd.DataFrame(rows)
+    .pivot(index="model", columns="column", values="cell")
+    .loc[order]
+)
 table
 
 # %% [markdown]
 # ## The figure
 
-# %%
-fig = plots.interval_bars(summary_all, "model", "Encoders, bridges and closed-form fits (scaffold splits, 95% intervals)",
-                          order=order, path=paths.figure("encoders.png"))
+# %% mystnb={"image": {"alt": "Global MRR and within-target Recall@1 of each encoder, bridge and closed-form fit across scaffold splits, with 95% intervals"}}
+fig = plots.interval_bars(
+    summary_all,
+    "model",
+    "Encoders, bridges and closed-form fits (scaffold splits, 95% intervals)",
+    order=order,
+    path=paths.figure("encoders.png"),
+)
 
 # %% [markdown]
 # (verdict-encoders)=
@@ -107,23 +180,53 @@ fig = plots.interval_bars(summary_all, "model", "Encoders, bridges and closed-fo
 # The best model by global MRR, and how the paper's choice compares:
 
 # %%
-best = summary_all[summary_all.metric == "MRR"].sort_values("mean", ascending=False).iloc[0]
-ref = summary_all[(summary_all.metric == "MRR") & (summary_all.model == reference)].iloc[0]
-vs = R.paired(records, best.model, reference, "MRR", "global").iloc[0] if best.model != reference else None
-print(f"best by global MRR: {best.model} {R.fmt_interval(best['mean'], best.lo, best.hi)}; "
-      f"the paper's linear ECFP4 bridge {R.fmt_interval(ref['mean'], ref.lo, ref.hi)}"
-      + (f"; {R.evidence(vs)}" if vs is not None else ""))
+best = (
+    summary_all[summary_all.metric == "MRR"]
+    .sort_values("mean", ascending=False)
+    .iloc[0]
+)
+ref = summary_all[
+    (summary_all.metric == "MRR") & (summary_all.model == reference)
+].iloc[0]
+vs = (
+    R.paired(records, best.model, reference, "MRR", "global").iloc[0]
+    if best.model != reference
+    else None
+)
+print(
+    f"best by global MRR: {best.model} "
+    f"{R.fmt_interval(best['mean'], best.lo, best.hi)}; "
+    f"the paper's linear ECFP4 bridge "
+    f"{R.fmt_interval(ref['mean'], ref.lo, ref.hi)}"
+    + (f"; {R.evidence(vs)}" if vs is not None else "")
+)
 for other in ("ridge (ECFP4)", "text neighbours (ECFP4)", "mlp, ecfp4"):
     t = R.paired(records, reference, other, "MRR", "global").iloc[0]
     print(f"linear ECFP4 bridge vs {other}: {R.evidence(t)}")
 
 claims = []
 t = R.paired(records, reference, "ridge (ECFP4)", "MRR", "global").iloc[0]
-claims.append({"claim": "A trained thin bridge beats a closed-form linear fit (ridge) between the frozen spaces",
-               "status": R.claim_better(t), "evidence": R.evidence(t), "link": "08_encoders.html#verdict-encoders"})
-t = R.paired(records, reference, "text neighbours (ECFP4)", "MRR", "global").iloc[0]
-claims.append({"claim": "A trained thin bridge beats text-to-text nearest neighbours (no training)",
-               "status": R.claim_better(t), "evidence": R.evidence(t), "link": "08_encoders.html#verdict-encoders"})
+claims.append(
+    {
+        "claim": "A trained thin bridge beats a closed-form linear fit "
+        "(ridge) between the frozen spaces",
+        "status": R.claim_better(t),
+        "evidence": R.evidence(t),
+        "ref": "verdict-encoders",
+    }
+)
+t = R.paired(
+    records, reference, "text neighbours (ECFP4)", "MRR", "global"
+).iloc[0]
+claims.append(
+    {
+        "claim": "A trained thin bridge beats text-to-text nearest "
+        "neighbours (no training)",
+        "status": R.claim_better(t),
+        "evidence": R.evidence(t),
+        "ref": "verdict-encoders",
+    }
+)
 X.save_json(claims, paths.artifacts / "claims_encoders.json")
 pd.DataFrame(claims)[["claim", "status"]]
 
@@ -146,8 +249,15 @@ pd.DataFrame(claims)[["claim", "status"]]
 # on one target) get different embeddings. The difference in this table:
 
 # %%
-print(R.evidence(R.paired(records, "linear, ecfp4-count", reference, "MRR", "global").iloc[0])
-      if "linear, ecfp4-count" in set(records.model) else "ecfp4-count not in this profile")
+print(
+    R.evidence(
+        R.paired(
+            records, "linear, ecfp4-count", reference, "MRR", "global"
+        ).iloc[0]
+    )
+    if "linear, ecfp4-count" in set(records.model)
+    else "ecfp4-count not in this profile"
+)
 
 # %% [markdown]
 # ```{solution-end}

@@ -24,11 +24,18 @@
 # **inconclusive** in between. Nothing in this table is typed: it is read from the files the
 # two chapters wrote.
 
+# %% [markdown]
+# **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
+# knows it by its `parameters` tag). To run the chapter with other values, pass them by name, e.g.
+# `python scripts/run_notebooks.py --only 09 -p profile fast` from the repository root (it runs
+# what the chapter needs first), or `papermill book/09_verdict.ipynb out.ipynb --cwd book -p profile fast`;
+# in JupyterLab, edit the cell and run all cells.
+
 # %% tags=["parameters"]
 profile = "full"
 
 # %%
-from thinbridge import book  # first: pins the numerical kernels (thinbridge.numerics)
+from thinbridge import book  # first: pins the CPU kernels
 
 import pandas as pd
 from IPython.display import Markdown, display
@@ -36,14 +43,19 @@ from IPython.display import Markdown, display
 from thinbridge import experiments as X
 
 paths = book.setup()
-claims = pd.DataFrame(X.load_json(paths.artifacts / "claims_replication.json")
-                      + X.load_json(paths.artifacts / "claims_encoders.json"))
+claims = pd.DataFrame(
+    X.load_json(paths.artifacts / "claims_replication.json")
+    + X.load_json(paths.artifacts / "claims_encoders.json")
+)
 print(claims.status.value_counts().to_string())
 
 # %%
 lines = ["| claim | verdict | evidence |", "|---|---|---|"]
 for c in claims.itertuples():
-    lines.append(f"| {c.claim} | **{c.status}** | {c.evidence} ([computed here]({c.link})) |")
+    lines.append(
+        f"| {c.claim} | **{c.status}** | {c.evidence} ({{ref}}`computed here "
+        f"<{c.ref}>`) |"
+    )
 display(Markdown("\n".join(lines)))
 
 # %% [markdown]
@@ -68,9 +80,22 @@ display(Markdown("\n".join(lines)))
 # %%
 import re
 
-upper = [float(re.search(r"difference [+-][0-9.]+ \[[+-]?(?:[0-9.]+|nan), ([+-]?(?:[0-9.]+|nan))\]", e).group(1))
-         if "difference" in e else float("nan") for e in claims.evidence]
-print(claims.assign(upper=upper).query("upper < 0.02")[["claim", "upper"]].to_string(index=False))
+upper = [
+    float(
+        re.search(
+            r"difference [+-][0-9.]+ \[[+-]?(?:[0-9.]+|nan), ([+-]?(?:[0-9.]+|nan))\]",
+            e,
+        ).group(1)
+    )
+    if "difference" in e
+    else float("nan")
+    for e in claims.evidence
+]
+print(
+    claims.assign(upper=upper)
+    .query("upper < 0.02")[["claim", "upper"]]
+    .to_string(index=False)
+)
 
 # %% [markdown]
 # ```{solution-end}

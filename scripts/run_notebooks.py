@@ -301,14 +301,15 @@ def write_teaching_table(profile: str, record: dict) -> Path:
 
     m = record["machine"]
     lines = [
-        f"| chapter | minutes ({profile} profile) | feature cache at start | runs first, when stale |",
+        f"| chapter | time ({profile} profile) | feature cache at start | runs first, when stale |",
         "|---|---:|---|---|",
     ]
     for c in C.CHAPTERS:
         row = record["notebooks"].get(c.name, {})
         sec = row.get("seconds")
         ups = ", ".join(u.number for u in C.upstream(c)) or "nothing (runs alone)"
-        lines.append(f"| {{doc}}`{c.name}` | {'' if sec is None else f'{sec / 60:.1f}'} | "
+        shown = "" if sec is None else (f"{sec:.0f} s" if sec < 90 else f"{sec / 60:.1f} min")
+        lines.append(f"| {{doc}}`{c.name}` | {shown} | "
                      f"{row.get('feature_cache_at_start', '')} | {ups} |")
     lines.append("")
     lines.append(f"Measured by `scripts/run_notebooks.py` on {m['processor']} ({m['cpu_count']} cores), "
