@@ -99,10 +99,10 @@ test:  ## everything: notebook format, unit tests, nbval, HTML build with -W, he
 	$(MAKE) browser
 
 format:  ## format the notebook sources (ruff format; line length in pyproject.toml fits the book's code column)
-	$(VENV)/bin/ruff format notebooks
+	$(PY) -m ruff format notebooks
 
 format-check:  ## fail if a notebook source is not formatted (make format fixes it)
-	$(VENV)/bin/ruff format --check --diff notebooks
+	$(PY) -m ruff format --check --diff notebooks
 
 unit:  ## the package's unit tests
 	$(PY) -m pytest -q -p no:cacheprovider tests
@@ -126,12 +126,13 @@ lab:  ## JupyterLab on the project (127.0.0.1 by default) with jupytext: noteboo
 publish:  ## push _build/html to the gh-pages branch (ghp-import)
 	$(PY) -m ghp_import -n -p -f $(HTML)
 
-benchmark:  ## training, query, index-scale, per-molecule chemistry and command-line start-up timings (scripts/bench_*.py)
+benchmark:  ## training, query, index-scale, per-molecule chemistry, command-line start-up and incremental-book timings (scripts/bench_*.py)
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_chem.py
 	$(PY) scripts/bench_query.py
 	nice -n 10 $(PY) scripts/bench_index.py
 	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname
+	$(PY) scripts/bench_book.py
 
 clean:  ## remove the HTML build and Python caches (keeps artifacts/ and the executed notebooks)
 	rm -rf _build .pytest_cache

@@ -41,6 +41,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -287,7 +288,7 @@ def write_timings(profile: str, timings: dict[str, float], partial: bool, caches
         "machine": machine(),
         "note": "wall time of papermill executing each notebook (scripts/run_notebooks.py); feature_cache_at_start: "
                 "whether the run that timed it began with no cached frozen features (cold) or some (warm)"
-        + ("; some entries come from earlier runs (--only), see their dates" if partial else ""),
+        + ("; some entries come from earlier runs (only the stale or asked-for chapters ran), see their dates" if partial else ""),
     }
     out.write_text(json.dumps(record, indent=2) + "\n")
     write_teaching_table(profile, record)
@@ -362,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
         # nbval), so that no absolute path of this machine lands in the notebooks
         params["data_path"] = os.path.relpath(data, BOOK)
     extra = {name: parse_value(value) for name, value in args.parameter}
+    if "profile" in extra:  # -p profile fast is --profile fast (it also names the timings file)
+        args.profile = params["profile"] = str(extra.pop("profile"))
     data = data_file(params)
     boot = C.sha256_bytes(bootstrap_source().encode())
 
@@ -430,6 +433,15 @@ def main(argv: list[str] | None = None) -> int:
             rel_src, rel_out = src.relative_to(ROOT), out.relative_to(ROOT)
             manifest.pop(name, None)  # a failed or interrupted run leaves it stale
             C.save_manifest(ROOT, manifest)
+            before = (C.inputs_of(chapter, ROOT, keys[name], data, []), C.package_hashes(ROOT))
+            # what it writes is made anew: a chapter that reads its own earlier output as a cache
+            # (the scaffolds) recomputes it with the code as it is now
+            for spec in chapter.writes:
+                target = ROOT / spec
+                if target.is_dir():
+                    shutil.rmtree(target)
+                elif target.is_file():
+                    target.unlink()
             t0 = time.perf_counter()
             try:
                 pm.execute_notebook(
@@ -449,7 +461,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{err.ename}: {err.evalue}", file=sys.stderr)
                 print(f"        the partially executed notebook, with the traceback, is {rel_out}",
                       file=sys.stderr)
-                print("        later notebooks were not run", file=sys.stderr)
+                print("        later notebooks were not run; git checkout book/ restores the committed ones",
+                      file=sys.stderr)
+                finish(timings, args.profile, names, caches)
                 return 1
             except Exception as err:  # kernel died, timeout, bad parameters...
                 seconds = time.perf_counter() - t0
@@ -457,25 +471,40 @@ def main(argv: list[str] | None = None) -> int:
                       file=sys.stderr)
                 if out.exists():
                     print(f"        whatever papermill saved is in {rel_out}", file=sys.stderr)
-                print("        later notebooks were not run", file=sys.stderr)
+                print("        later notebooks were not run; git checkout book/ restores the committed ones",
+                      file=sys.stderr)
+                finish(timings, args.profile, names, caches)
                 return 1
             seconds = time.perf_counter() - t0
             timings[name] = seconds
             modules = imported_modules(out)
+            if not modules:
+                print(f"          warning: {name}: no package module of {ROOT} recorded (is thinbridge "
+                      "installed from another checkout?); its package code is not tracked", flush=True)
             warnings = clean(out)
-            manifest[name] = C.record(chapter, ROOT, keys[name], data, modules)
+            manifest[name] = C.record(chapter, ROOT, keys[name], data, modules, before)
             C.save_manifest(ROOT, manifest)
             why = "; ".join(reasons)
             print(f"{seconds:8.1f} s  {rel_src} -> {rel_out}  ({why})", flush=True)
             for w in warnings:
                 print(f"          warning: {rel_out}: {w}", flush=True)
 
-    if timings:
-        partial = set(timings) != set(names)
-        out = write_timings(args.profile, timings, partial, caches)
-        print(f"{sum(timings.values()):8.1f} s  total; timings in {out.relative_to(ROOT)}", flush=True)
+    finish(timings, args.profile, names, caches)
     return 0
 
 
+def finish(timings: dict, profile: str, names: list[str], caches: str) -> None:
+    """Write the timings of the chapters that ran (also when a later one failed)."""
+    if timings:
+        partial = set(timings) != set(names)
+        out = write_timings(profile, timings, partial, caches)
+        print(f"{sum(timings.values()):8.1f} s  total; timings in {out.relative_to(ROOT)}", flush=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nrun_notebooks: interrupted; the chapter that was running stays stale (make status), "
+              "the ones before it are recorded", file=sys.stderr)
+        sys.exit(130)

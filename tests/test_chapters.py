@@ -186,3 +186,11 @@ def test_source_hashes_split_code_from_prose(tmp_path):
     ha, hb, hc = (C.source_hashes(p) for p in (a, b, c))
     assert ha["code"] == hb["code"] and ha["prose"] != hb["prose"]
     assert ha["code"] != hc["code"] and ha["prose"] == hc["prose"]
+
+
+def test_a_chapter_tracks_what_its_modules_import_even_inside_functions():
+    """Worker processes import lazily what the kernel never does: the standardiser behind
+    prepare (chapter 1), the grid trainer behind replication (chapters 7 and 8)."""
+    assert "thinbridge/parent.py" in C.import_closure(["thinbridge/data.py"], ROOT)
+    assert "thinbridge/grid.py" in C.import_closure(["thinbridge/replication.py"], ROOT)
+    assert C.import_closure(["thinbridge/missing.py"], ROOT) == []

@@ -82,7 +82,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("05_figures", reads=(_A + "data/pairs.tsv", _A + "splits", _A + "runs", _A + "ablation.tsv"),
             writes=(_A + "figures/figure1_before_after.png", _A + "figures/figure2_test_pairs.png",
                     _A + "figures/figure3_cmc.png", _A + "figures/figure5_frozen.png")),
-    Chapter("06_retrieval", reads=(_A + "data/pairs.tsv", _A + "runs", "benchmarks/index.json"),
+    Chapter("06_retrieval", reads=(_A + "data/pairs.tsv", _A + "splits", _A + "runs", "benchmarks/index.json"),
             writes=(_A + "library_demo.smi", _A + "index_demo")),
     Chapter("07_replication", reads=(_A + "data/pairs.tsv", _A + "data/scaffolds.tsv", _A + "ablation.tsv"),
             writes=(_A + "replication.tsv.gz", _A + "claims_replication.json")),
@@ -178,6 +178,40 @@ def params_hash(params: dict) -> str:
                                    sort_keys=True, default=str).encode())
 
 
+def import_closure(modules: list[str], root: Path) -> list[str]:
+    """``modules`` (package files relative to ``root``) and every package module they import,
+    at any depth and inside functions too: a chapter's worker processes import lazily what its
+    kernel never does (the standardiser in ``prepare``, the grid trainer in replication)."""
+    import ast
+
+    pkg = root / "thinbridge"
+    seen: set[str] = set()
+    todo = [m for m in modules if (root / m).is_file()]
+    while todo:
+        rel = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        try:
+            tree = ast.parse((root / rel).read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level == 1 or base == "thinbridge" or base.startswith("thinbridge."):
+                    base = base.removeprefix("thinbridge").lstrip(".") if node.level == 0 else base
+                    names = [f"{base}.{a.name}" if base else a.name for a in node.names] + ([base] if base else [])
+            elif isinstance(node, ast.Import):
+                names = [a.name.removeprefix("thinbridge.") for a in node.names if a.name.startswith("thinbridge.")]
+            for name in names:
+                f = pkg / (name.replace(".", "/") + ".py")
+                if f.is_file():
+                    todo.append(f.relative_to(root).as_posix())
+    return sorted(seen)
+
+
 def inputs_of(chapter: Chapter, root: Path, params: dict, data: Path | None, modules: list[str]) -> dict:
     """Everything a chapter's outputs can depend on, hashed, as it is now."""
     src = root / "notebooks" / f"{chapter.name}.py"
@@ -219,9 +253,27 @@ def save_manifest(root: Path, chapters: dict) -> None:
     os.replace(tmp, path)
 
 
-def record(chapter: Chapter, root: Path, params: dict, data: Path | None, modules: list[str]) -> dict:
-    """What to keep in the manifest after ``chapter`` ran: its inputs as they were, its outputs."""
-    return {"inputs": inputs_of(chapter, root, params, data, modules), "outputs": outputs_of(chapter, root)}
+def record(chapter: Chapter, root: Path, params: dict, data: Path | None, modules: list[str],
+           before: tuple[dict, dict] | None = None) -> dict:
+    """What to keep in the manifest after ``chapter`` ran: its inputs, the package modules it
+    used (those it imported and everything they import) and its outputs.
+
+    ``before`` is ``(inputs_of(..., modules=[]), package_hashes(root))`` taken before the run: the
+    inputs are recorded as they were when it started, so an edit made while it ran still makes
+    it stale.
+    """
+    used = import_closure(modules, root)
+    if before is None:
+        inputs = inputs_of(chapter, root, params, data, used)
+    else:
+        inputs, package = before
+        inputs = {**inputs, "modules": {m: package.get(m, hash_path(root / m)) for m in used}}
+    return {"inputs": inputs, "outputs": outputs_of(chapter, root)}
+
+
+def package_hashes(root: Path) -> dict[str, str | None]:
+    """Every package file's hash, taken before a chapter runs (see :func:`record`)."""
+    return {p.relative_to(root).as_posix(): hash_path(p) for p in sorted((root / "thinbridge").rglob("*.py"))}
 
 
 def why_stale(chapter: Chapter, root: Path, manifest: dict, params: dict, data: Path | None) -> list[str]:
@@ -249,7 +301,8 @@ def why_stale(chapter: Chapter, root: Path, manifest: dict, params: dict, data: 
         reasons.append("package code changed: " + ", ".join(Path(m).name for m in changed))
     changed = [s for s, h in now["reads"].items() if h != before.get("reads", {}).get(s)]
     if changed:
-        reasons.append("its inputs changed: " + ", ".join(changed))
+        shown = [str(data) if s == DATA else s for s in changed]
+        reasons.append("its inputs changed: " + ", ".join(shown))
     outs = outputs_of(chapter, root)
     gone = [s for s, h in outs.items() if h is None]
     if gone:
