@@ -401,7 +401,6 @@ def main(argv: list[str] | None = None) -> int:
         print("run_notebooks: every chapter is up to date (--status says why; --force re-runs)", flush=True)
         return 0
 
-    import nbformat  # noqa: F401
     import papermill as pm
 
     import thinbridge  # noqa: F401  pins CPU kernels and threads in os.environ; the kernels inherit it

@@ -140,27 +140,20 @@ def hash_path(path: Path) -> str | None:
 
 
 def source_hashes(source: Path) -> dict[str, str]:
-    """``code`` and ``prose`` hashes of a jupytext percent-format source (cells split by ``# %%``)."""
-    code, prose = [], []
-    cell: list[str] = []
-    kind = None
+    """``code`` and ``prose`` hashes of a jupytext percent-format source (cells split by ``# %%``).
 
-    def flush():
-        if kind is not None:
-            (prose if kind == "markdown" else code).append("\n".join(cell).strip())
-
+    A code cell's header line counts as code (it holds its tags, e.g. ``parameters``)."""
+    cells: list[tuple[str, list[str]]] = []
     for line in source.read_text(encoding="utf-8").splitlines():
         if line.startswith("# %%"):
-            flush()
-            kind = "markdown" if "[markdown]" in line else "code"
-            cell = [line]  # a cell's header holds its tags (e.g. parameters): code
-            if kind == "markdown":
-                cell = []
-            continue
-        if kind is not None:
-            cell.append(line)
-    flush()
-    return {"code": sha256_bytes("\n\0".join(code).encode()), "prose": sha256_bytes("\n\0".join(prose).encode())}
+            markdown = "[markdown]" in line
+            cells.append(("prose", []) if markdown else ("code", [line]))
+        elif cells:
+            cells[-1][1].append(line)
+    parts: dict[str, list[str]] = {"code": [], "prose": []}
+    for kind, lines in cells:
+        parts[kind].append("\n".join(lines).strip())
+    return {kind: sha256_bytes("\n\0".join(texts).encode()) for kind, texts in parts.items()}
 
 
 def resolve(spec: str, root: Path, data: Path | None) -> Path | None:
@@ -327,8 +320,9 @@ def plan(root: Path, manifest: dict, params: dict, data: Path | None, chapters=C
     its own (when some chapters get other parameters than the rest).
     """
     stale: dict[str, list[str]] = {}
+    per_chapter = _per_chapter(params, chapters)
     for c in chapters:
-        own = params.get(c.name, {}) if _per_chapter(params, chapters) else params
+        own = params.get(c.name, {}) if per_chapter else params
         reasons = ["forced"] if force else why_stale(c, root, manifest, own, data)
         for up in upstream(c, chapters):
             if up.name in stale and propagates(stale[up.name]):
