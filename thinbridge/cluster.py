@@ -85,8 +85,11 @@ def connect(scheduler: str | None = None, workers: int | None = None):
                 raise UserError(f"the Dask scheduler at {scheduler} has no workers (waited {WORKERS_TIMEOUT_S} s); "
                                 f"start some with `dask worker {scheduler}`") from None
         else:
+            # Workers' own log lines stay off the terminal: a task's error or a worker's death reaches the
+            # user through its future (one line, KilledWorker), while a worker's log on shutdown (its
+            # heartbeat finding the scheduler gone after Ctrl-C) is noise that raced the clean-up note.
             cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
+                                               dashboard_address=None, silence_logs=logging.CRITICAL)
             client = distributed.Client(cluster, set_as_default=False)
         try:
             yield client
