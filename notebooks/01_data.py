@@ -57,7 +57,7 @@ from IPython.display import display
 
 from thinbridge import data as D
 from thinbridge import features as F
-from thinbridge.paths import resolve_data_path
+from thinbridge._util.paths import resolve_data_path
 
 paths = book.setup()
 DATA = paths.data
@@ -187,7 +187,7 @@ print(
 # ## Text views
 #
 # The text encoder sees one of two views of a pair, each with or without the drug name
-# (defined once, in `thinbridge.data.TEXT_TEMPLATES`). Drug names lose salt words
+# (defined once, in `thinbridge.data.pairs.TEXT_TEMPLATES`). Drug names lose salt words
 # (`clean_drug_name("ACETAZOLAMIDE SODIUM")` gives `Acetazolamide`). The paper's `text_rich`
 # is our `rich`; its "WithDrug" ablation is `rich` with the name.
 
@@ -245,7 +245,7 @@ print("\n".join(counts))
 # (`rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)`).
 # *Text*: sentence embeddings from the text model (by default all-MiniLM-L6-v2, 384-d, offline;
 # the paper used a biomedical encoder, which any user with network can pass as `text_model`).
-# The default model runs in numpy (`thinbridge.minibert`: the same embeddings as
+# The default model runs in numpy (`thinbridge.features.minibert`: the same embeddings as
 # sentence-transformers to float tolerance, faster under the portable kernels; its cache files
 # say `@numpy`). Both are cached under `artifacts/data/cache`, keyed by encoder identity and a
 # hash of the inputs.

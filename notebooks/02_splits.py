@@ -43,8 +43,8 @@ from thinbridge import book  # first: pins the CPU kernels
 import pandas as pd
 from IPython.display import display
 
-from thinbridge import plots
-from thinbridge import splits as S
+from thinbridge.book import plots
+from thinbridge.data import splits as S
 
 paths = book.setup()
 pairs = book.load_pairs(paths)

@@ -59,10 +59,10 @@ import json
 import pandas as pd
 from IPython.display import display
 
-from thinbridge import experiments as X
-from thinbridge import plots
+from thinbridge.book import experiments as X
+from thinbridge.book import plots
 from thinbridge.config import RunConfig
-from thinbridge.train import train_run
+from thinbridge.training.run import train_run
 
 paths = book.setup()
 pairs = book.load_pairs(paths)
@@ -246,7 +246,7 @@ pd.DataFrame(rows).set_index(["run", "correct"])
 # often shared by several molecules of its target, and the text cannot say which of them it
 # means. The *solvable* view keeps the within-target text → drug queries whose target has two or
 # more candidates and where no other candidate molecule of that target is paired with the
-# query's very text (`thinbridge.evaluation.solvable`):
+# query's very text (`thinbridge.evaluation.tasks.solvable`):
 
 # %%
 rows = []

@@ -23,7 +23,7 @@
 #
 # All bridges of one text variant train together, as one stacked model: each keeps its own
 # seed, batch order, temperature, margin, hard-negative weight and early stopping, and comes out
-# exactly as if trained alone (`thinbridge.grid`; `tests/test_grid.py` checks it bridge by bridge).
+# exactly as if trained alone (`thinbridge.training.grid`; `tests/test_grid.py` checks it bridge by bridge).
 
 # %% [markdown]
 # **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill
@@ -51,10 +51,10 @@ import dataclasses
 import pandas as pd
 from IPython.display import display
 
-from thinbridge import experiments as X
-from thinbridge import plots
+from thinbridge.book import experiments as X
+from thinbridge.book import plots
 from thinbridge.config import RunConfig
-from thinbridge.train import load_inputs
+from thinbridge.training.run import load_inputs
 
 paths = book.setup()
 base = RunConfig(
@@ -203,7 +203,7 @@ cell.round(3)
 # best validation text → drug MRR and stop after 10 epochs without improvement (the training
 # chapter). Would a shorter patience do? A bridge's epochs do not depend on when it will stop,
 # so each bridge's history tells exactly which epoch a shorter patience would have kept and how
-# many epochs it would have trained (`thinbridge.grid.stopping`; a test checks this against
+# many epochs it would have trained (`thinbridge.training.grid.stopping`; a test checks this against
 # training with that patience). A bridge that keeps the same epoch comes out with the same
 # weights and the same test scores. Over the distinct bridges of this chapter:
 

@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from thinbridge import evaluation as E
-from thinbridge import experiments as X
-from thinbridge import plots
-from thinbridge.train import embed
+from thinbridge.evaluation import tasks as E
+from thinbridge.book import experiments as X
+from thinbridge.book import plots
+from thinbridge.training.run import embed
 
 paths = book.setup()
 main = X.load_json(paths.runs / "main.json")

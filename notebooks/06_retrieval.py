@@ -20,7 +20,7 @@
 # The hits are drawn, and judged against the mechanisms ChEMBL records for them.
 #
 # ```python
-# from thinbridge.retrieval import Retriever
+# from thinbridge.search.retrieval import Retriever
 # r = Retriever.load("artifacts/runs/scaffold_rich_noname")
 # r.search_text("EGFR kinase inhibitor", k=5)        # molecules for a text
 # r.search_smiles("CC(=O)Oc1ccccc1C(=O)O", k=5)       # mechanism texts for a molecule
@@ -58,8 +58,9 @@ from thinbridge import book  # first: pins the CPU kernels
 import pandas as pd
 from IPython.display import Markdown, display
 
-from thinbridge import plots, projection
-from thinbridge.retrieval import Retriever, molecules_with_target
+from thinbridge.book import plots
+from thinbridge.book import projection
+from thinbridge.search.retrieval import Retriever, molecules_with_target
 
 paths = book.setup(max_colwidth=70)
 r = Retriever.load(paths.run_dir(run_name))
@@ -237,7 +238,7 @@ r.search_text(
 # standardiser as the reference, then with thinbridge's, in one and two processes, and on one
 # and two Dask workers: the same files every time), and each kind of
 # index on synthetic libraries of 10^5-10^7 analogues of the run's molecules
-# (`thinbridge.synthetic`: each keeps most fingerprint bits of one parent and some of another,
+# (`thinbridge.testing.synthetic`: each keeps most fingerprint bits of one parent and some of another,
 # and the bridge embeds it). Recall is against exact search, for text queries (mechanism
 # texts) and for the index's own molecules; rows marked not measured were projected by the
 # script (`benchmarks/index.md` has every figure).

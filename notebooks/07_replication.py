@@ -18,7 +18,7 @@
 # larger than chance. It retrains the bridge on several scaffold splits and several random
 # splits (split seeds), with several model seeds each (initialisation and batch order), beside
 # the frozen baselines, and keeps the result of every test query (text → drug, the paper's
-# direction; `thinbridge.replication`).
+# direction; `thinbridge.training.replicates`).
 #
 # **How the numbers are summarised** (our choices; the paper reports single numbers):
 # a model's value on one split is the mean over its test queries and model seeds; the table
@@ -60,9 +60,11 @@ import dataclasses
 import pandas as pd
 from IPython.display import Markdown, display
 
-from thinbridge import experiments as X
-from thinbridge import plots
-from thinbridge import replication as R
+from thinbridge.book import experiments as X
+from thinbridge.book import plots
+from thinbridge.book import claims as CL
+from thinbridge.evaluation import statistics as ST
+from thinbridge.training import replicates as R
 from thinbridge.config import RunConfig
 
 paths = book.setup()
@@ -111,20 +113,20 @@ print(
 # mean [95% interval] over split seeds. First the scaffold splits:
 
 # %%
-display(R.interval_table(records, "scaffold"))
+display(ST.interval_table(records, "scaffold"))
 
 # %% [markdown]
 # and the random splits (molecules, not scaffolds, assigned at random):
 
 # %%
-display(R.interval_table(records, "random"))
+display(ST.interval_table(records, "random"))
 
 # %% [markdown]
 # How much one split tells: the spread of the bridge's global Recall@1 across split seeds,
 # against the single split of the training chapter.
 
 # %%
-ps = R.per_split(records, "R@1", "global")
+ps = ST.per_split(records, "R@1", "global")
 spread = ps[ps.model == "bridge"].pivot_table(
     index="split_seed", columns="split", values="value"
 )
@@ -152,9 +154,9 @@ for q in X.PAPER_NUMBERS:
         "bridge" if q["scope"] == "global" else "bridge, paper's best cell"
     )
     scope = q["scope"]
-    if q["metric"] not in R.METRICS:
+    if q["metric"] not in ST.METRICS:
         continue
-    s = R.summary(records[records.model == model], q["metric"], scope)
+    s = ST.summary(records[records.model == model], q["metric"], scope)
     for _, row in s.iterrows():
         if q["split"] and row.split != q["split"]:
             continue
@@ -164,10 +166,10 @@ for q in X.PAPER_NUMBERS:
                 "split": row.split,
                 "model": model,
                 "paper": q["paper"],
-                "ours (mean [95% interval])": R.fmt_interval(
+                "ours (mean [95% interval])": ST.fmt_interval(
                     row["mean"], row.lo, row.hi
                 ),
-                "verdict": R.claim_value(q["paper"], row),
+                "verdict": CL.claim_value(q["paper"], row),
             }
         )
 comparisons = pd.DataFrame(comparisons)
@@ -188,17 +190,17 @@ for model, inputs in (
     ("bridge, paper's best cell", "WithDrug"),
 ):
     for other in ("random heads", "PCA+CCA", "random ranking"):
-        for scope in R.SCOPES:
-            for metric in R.METRICS:
+        for scope in ST.SCOPES:
+            for metric in ST.METRICS:
                 tests.append(
-                    R.paired(
+                    ST.paired(
                         records, model, other, metric, scope, inputs, inputs
                     )
                 )
 tests = pd.concat(tests, ignore_index=True)
 show = tests.assign(
-    p_queries=tests.p_queries.map(R.fmt_p),
-    p_splits=tests.p_splits.map(R.fmt_p),
+    p_queries=tests.p_queries.map(ST.fmt_p),
+    p_splits=tests.p_splits.map(ST.fmt_p),
 )
 display(
     show[(show.metric == "R@1")]
@@ -242,17 +244,17 @@ name_records = pd.concat(
 )
 name_tests = pd.concat(
     [
-        R.paired(name_records, "bridge", "bridge", m, s, "WithDrug", "NoDrug")
-        for s in R.SCOPES
-        for m in R.METRICS
+        ST.paired(name_records, "bridge", "bridge", m, s, "WithDrug", "NoDrug")
+        for s in ST.SCOPES
+        for m in ST.METRICS
     ],
     ignore_index=True,
 )
 name_tests.assign(
     a="WithDrug",
     b="NoDrug",
-    p_queries=name_tests.p_queries.map(R.fmt_p),
-    p_splits=name_tests.p_splits.map(R.fmt_p),
+    p_queries=name_tests.p_queries.map(ST.fmt_p),
+    p_splits=name_tests.p_splits.map(ST.fmt_p),
 ).drop(columns=["n_queries"]).round(3)
 
 # %% [markdown]
@@ -311,11 +313,11 @@ cell_records = pd.concat(
     ignore_index=True,
 )
 cells = [*known, *new]
-cell_summary = R.summary(cell_records, "R@1", "within_target")
+cell_summary = ST.summary(cell_records, "R@1", "within_target")
 display(cell_summary.sort_values("mean", ascending=False).round(3))
 cell_tests = pd.concat(
     [
-        R.paired(
+        ST.paired(
             cell_records, other, "paper's best cell", "R@1", "within_target"
         )
         for other in cells
@@ -324,8 +326,8 @@ cell_tests = pd.concat(
     ignore_index=True,
 )
 cell_tests.assign(
-    p_queries=cell_tests.p_queries.map(R.fmt_p),
-    p_splits=cell_tests.p_splits.map(R.fmt_p),
+    p_queries=cell_tests.p_queries.map(ST.fmt_p),
+    p_splits=cell_tests.p_splits.map(ST.fmt_p),
 ).round(3)
 
 # %% [markdown]
@@ -358,7 +360,7 @@ hard_records = R.replicate(
     n_jobs=n_jobs,
 )
 hard_summary = pd.concat(
-    [R.summary(hard_records, "R@1", sc) for sc in ("within_target", "global")]
+    [ST.summary(hard_records, "R@1", sc) for sc in ("within_target", "global")]
 )
 display(
     hard_summary.pivot_table(
@@ -367,7 +369,7 @@ display(
 )
 hard_tests = pd.concat(
     [
-        R.paired(
+        ST.paired(
             hard_records,
             f"batches={b}, hard_weight=4.0, margin=0.15",
             f"batches={b}, hard_weight=1.0, margin=0.0",
@@ -375,25 +377,25 @@ hard_tests = pd.concat(
             sc,
         )
         for b in ("target", "random")
-        for sc in R.SCOPES
+        for sc in ST.SCOPES
     ],
     ignore_index=True,
 )
 hard_tests.assign(
-    p_queries=hard_tests.p_queries.map(R.fmt_p),
-    p_splits=hard_tests.p_splits.map(R.fmt_p),
+    p_queries=hard_tests.p_queries.map(ST.fmt_p),
+    p_splits=hard_tests.p_splits.map(ST.fmt_p),
 ).round(3)
 
 # %% [markdown]
 # ## What this chapter concludes
 #
-# The verdicts below are computed from the tests above (rules in `thinbridge.replication`:
+# The verdicts below are computed from the tests above (rules in `thinbridge.training.replicates`:
 # a claim that A beats B is *confirmed* when A's mean is higher and the query-level test gives
 # p < 0.05, *refuted* otherwise; a number of the paper is *confirmed* when it lies in our 95%
 # interval across splits). The verdict chapter collects them.
 
 # %%
-pick = R.pick
+pick = ST.pick
 # the label of the section that computed it (a {ref} target)
 ref = "verdict-{}"
 claims = []
@@ -409,8 +411,8 @@ claims.append(
     {
         "claim": "Non-trivial cross-modal alignment (bridge beats its "
         "untrained heads, scaffold split)",
-        "status": R.claim_better(t),
-        "evidence": R.evidence(t),
+        "status": CL.claim_better(t),
+        "evidence": CL.evidence(t),
         "ref": ref.format("alignment"),
     }
 )
@@ -427,8 +429,8 @@ for other in ("random heads", "PCA+CCA"):
         {
             "claim": f"Within-target gain over frozen baselines: {other} "
             "(paper's best cell, scaffold split)",
-            "status": R.claim_better(t),
-            "evidence": R.evidence(t),
+            "status": CL.claim_better(t),
+            "evidence": CL.evidence(t),
             "ref": ref.format("alignment"),
         }
     )
@@ -442,8 +444,8 @@ claims.append(
     {
         "claim": "Hard-negative weighting and the margin help (with target "
         "batches)",
-        "status": R.claim_better(t),
-        "evidence": R.evidence(t),
+        "status": CL.claim_better(t),
+        "evidence": CL.evidence(t),
         "ref": ref.format("hard"),
     }
 )
@@ -454,14 +456,14 @@ claims.append(
     {
         "claim": "The drug name in the text helps (within target, scaffold "
         "split)",
-        "status": R.claim_better(t),
-        "evidence": R.evidence(t),
+        "status": CL.claim_better(t),
+        "evidence": CL.evidence(t),
         "ref": ref.format("name"),
     }
 )
 best = cell_summary.sort_values("mean", ascending=False).iloc[0]
 beaten = cell_tests[
-    (cell_tests["diff"] > 0) & (cell_tests.p_queries < R.ALPHA)
+    (cell_tests["diff"] > 0) & (cell_tests.p_queries < ST.ALPHA)
 ]
 status = (
     "confirmed"
@@ -474,7 +476,7 @@ claims.append(
         "status": status,
         "evidence": f"highest mean within-target R@1 across scaffold splits: "
         f"{best.model} ({best['mean']:.3f}); "
-        + "; ".join(R.evidence(r) for _, r in cell_tests.iterrows()),
+        + "; ".join(CL.evidence(r) for _, r in cell_tests.iterrows()),
         "ref": ref.format("best-cell"),
     }
 )
@@ -513,14 +515,14 @@ claims[["claim", "status"]]
 # %%
 one = spread["scaffold"]
 row = (
-    R.summary(records[records.model == "bridge"], "R@1", "global")
+    ST.summary(records[records.model == "bridge"], "R@1", "global")
     .set_index("split")
     .loc["scaffold"]
 )
 print(
     f"per split: {one.round(3).tolist()}; max - min = "
     f"{one.max() - one.min():.3f}; "
-    f"95% interval of the mean {R.fmt_interval(row['mean'], row.lo, row.hi)} "
+    f"95% interval of the mean {ST.fmt_interval(row['mean'], row.lo, row.hi)} "
     f"(width {row.hi - row.lo:.3f})"
 )
 

@@ -68,9 +68,11 @@ import dataclasses
 import pandas as pd
 from IPython.display import display
 
-from thinbridge import experiments as X
-from thinbridge import plots
-from thinbridge import replication as R
+from thinbridge.book import experiments as X
+from thinbridge.book import plots
+from thinbridge.book import claims as CL
+from thinbridge.evaluation import statistics as ST
+from thinbridge.training import replicates as R
 from thinbridge.config import RunConfig
 
 paths = book.setup()
@@ -126,10 +128,10 @@ for metric, scope in (
     ("R@1", "within_target"),
     ("R@1", "solvable"),
 ):
-    s = R.summary(records, metric, scope)
+    s = ST.summary(records, metric, scope)
     for _, r in s.iterrows():
         p = (
-            R.paired(
+            ST.paired(
                 records, r.model, reference, metric, scope
             ).p_queries.iloc[0]
             if r.model != reference
@@ -139,13 +141,13 @@ for metric, scope in (
             {
                 "model": r.model,
                 "column": f"{metric} {scope.replace('_', ' ')}",
-                "cell": f"{R.fmt_interval(r['mean'], r.lo, r.hi)} "
-                f"{R.fmt_p(p) if r.model != reference else ''}",
+                "cell": f"{ST.fmt_interval(r['mean'], r.lo, r.hi)} "
+                f"{ST.fmt_p(p) if r.model != reference else ''}",
             }
         )
 summary_all = pd.concat(
     [
-        R.summary(records, m, s)
+        ST.summary(records, m, s)
         for m, s in (("MRR", "global"), ("R@1", "within_target"))
     ]
 )
@@ -189,41 +191,41 @@ ref = summary_all[
     (summary_all.metric == "MRR") & (summary_all.model == reference)
 ].iloc[0]
 vs = (
-    R.paired(records, best.model, reference, "MRR", "global").iloc[0]
+    ST.paired(records, best.model, reference, "MRR", "global").iloc[0]
     if best.model != reference
     else None
 )
 print(
     f"best by global MRR: {best.model} "
-    f"{R.fmt_interval(best['mean'], best.lo, best.hi)}; "
+    f"{ST.fmt_interval(best['mean'], best.lo, best.hi)}; "
     f"the paper's linear ECFP4 bridge "
-    f"{R.fmt_interval(ref['mean'], ref.lo, ref.hi)}"
-    + (f"; {R.evidence(vs)}" if vs is not None else "")
+    f"{ST.fmt_interval(ref['mean'], ref.lo, ref.hi)}"
+    + (f"; {CL.evidence(vs)}" if vs is not None else "")
 )
 for other in ("ridge (ECFP4)", "text neighbours (ECFP4)", "mlp, ecfp4"):
-    t = R.paired(records, reference, other, "MRR", "global").iloc[0]
-    print(f"linear ECFP4 bridge vs {other}: {R.evidence(t)}")
+    t = ST.paired(records, reference, other, "MRR", "global").iloc[0]
+    print(f"linear ECFP4 bridge vs {other}: {CL.evidence(t)}")
 
 claims = []
-t = R.paired(records, reference, "ridge (ECFP4)", "MRR", "global").iloc[0]
+t = ST.paired(records, reference, "ridge (ECFP4)", "MRR", "global").iloc[0]
 claims.append(
     {
         "claim": "A trained thin bridge beats a closed-form linear fit "
         "(ridge) between the frozen spaces",
-        "status": R.claim_better(t),
-        "evidence": R.evidence(t),
+        "status": CL.claim_better(t),
+        "evidence": CL.evidence(t),
         "ref": "verdict-encoders",
     }
 )
-t = R.paired(
+t = ST.paired(
     records, reference, "text neighbours (ECFP4)", "MRR", "global"
 ).iloc[0]
 claims.append(
     {
         "claim": "A trained thin bridge beats text-to-text nearest "
         "neighbours (no training)",
-        "status": R.claim_better(t),
-        "evidence": R.evidence(t),
+        "status": CL.claim_better(t),
+        "evidence": CL.evidence(t),
         "ref": "verdict-encoders",
     }
 )
@@ -250,8 +252,8 @@ pd.DataFrame(claims)[["claim", "status"]]
 
 # %%
 print(
-    R.evidence(
-        R.paired(
+    CL.evidence(
+        ST.paired(
             records, "linear, ecfp4-count", reference, "MRR", "global"
         ).iloc[0]
     )

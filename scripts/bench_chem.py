@@ -6,7 +6,7 @@ shipped ChEMBL table.
 Writes ``benchmarks/chem.json`` with
 
 * **ChEMBL parent standardisation**: ``chembl_structure_pipeline``'s ``standardize_mol`` and
-  ``get_parent_mol`` (the old path: the library as published) against :mod:`thinbridge.parent`
+  ``get_parent_mol`` (the old path: the library as published) against :mod:`thinbridge.chem.parent`
   (the same rules with their objects built once and no-op steps skipped), on the parsed
   molecules, in alternating rounds (the median round of each), the ratio, and how many parents
   (SMILES, InChIKey, exclusion flag) are the same;
@@ -85,9 +85,9 @@ def main() -> int:
     from rdkit.Chem import Descriptors
 
     from thinbridge import features as F
-    from thinbridge import parent as P
-    from thinbridge.data import salt_or_solvent_only
-    from thinbridge.paths import shipped_data_path
+    from thinbridge.chem import parent as P
+    from thinbridge.chem.structures import salt_or_solvent_only
+    from thinbridge._util.paths import shipped_data_path
 
     table = pd.read_csv(shipped_data_path(), sep="\t", dtype=str, keep_default_na=False)
     smiles = [s for s in table["canonical_smiles"].unique() if s]
@@ -98,7 +98,7 @@ def main() -> int:
 
     # ---- standardisation: the library against thinbridge, alternating rounds
     paths = {"chembl_structure_pipeline": (library.standardize_mol, library.get_parent_mol),
-             "thinbridge.parent": (P.standardize_mol, P.get_parent_mol)}
+             "thinbridge.chem.parent": (P.standardize_mol, P.get_parent_mol)}
     with rdBase.BlockLogs():
         same = sum(x == y for x, y in zip(*(parents(mols, *fns) for fns in paths.values())))
         rounds = {name: [] for name in paths}
@@ -110,7 +110,7 @@ def main() -> int:
     ms = {k: statistics.median(v) for k, v in rounds.items()}
     standardisation = {"molecules": n, "rounds": a.rounds, "ms_per_molecule_median": ms,
                        "ms_per_molecule_rounds": rounds, "same_parents": same,
-                       "speedup": ms["chembl_structure_pipeline"] / ms["thinbridge.parent"]}
+                       "speedup": ms["chembl_structure_pipeline"] / ms["thinbridge.chem.parent"]}
 
     # ---- one molecule's cost to an index build, step by step (new path)
     with rdBase.BlockLogs():
@@ -139,11 +139,11 @@ def main() -> int:
     # ---- rdkit2d: RDKit's descriptor list against thinbridge's
     stride = psmiles[::a.descriptor_stride]
     old_fns = [f for _, f in Descriptors._descList]
-    new_fns = F._descriptor_functions()
+    new_fns = FD._descriptor_functions()
 
     def descriptors(fns):
         with rdBase.BlockLogs():
-            return np.asarray([[F._descriptor(f, m) for f in fns] for m in (Chem.MolFromSmiles(s) for s in stride)])
+            return np.asarray([[FD._descriptor(f, m) for f in fns] for m in (Chem.MolFromSmiles(s) for s in stride)])
     old, t_old = timed(lambda: descriptors(old_fns))
     new, t_new = timed(lambda: descriptors(new_fns))
     finite = np.isfinite(old) & np.isfinite(new)

@@ -11,12 +11,12 @@ What is measured (fixed seeds; every figure written by this script):
   structures of the shipped ChEMBL table, then randomised SMILES of them (distinct strings, so
   every row is standardised anew), in partitions of ``--build-chunk`` lines: in one process with
   ``chembl_structure_pipeline``'s own standardiser (the reference) and with thinbridge's
-  (:mod:`thinbridge.parent`), on 2 forked processes, and on a Dask ``LocalCluster`` of 1 and 2
+  (:mod:`thinbridge.chem.parent`), on 2 forked processes, and on a Dask ``LocalCluster`` of 1 and 2
   workers; every build's files are compared byte for byte with the first's. The cluster's
   start-up (workers started, thinbridge and the chemistry loaded) is measured separately and
   also reported subtracted;
 * **search, synthetic analogues**: at each size, embeddings of analogues of the run's parent
-  molecules (:mod:`thinbridge.synthetic`: each keeps ~70% of one parent's fingerprint bits and
+  molecules (:mod:`thinbridge.testing.synthetic`: each keeps ~70% of one parent's fingerprint bits and
   ~30% of another's, embedded by the run's drug head), written as an index's embeddings file.
   For each kind (exact, hnsw, ivfpq; hnsw up to ``--hnsw-max``), in a fresh process (so that
   its peak memory is its own): build time at the defaults, bytes of the search structure,
@@ -88,7 +88,7 @@ def shipped_structures() -> list[str]:
     """The distinct SMILES of the shipped ChEMBL table, in file order."""
     import csv
 
-    from thinbridge.paths import shipped_data_path
+    from thinbridge._util.paths import shipped_data_path
 
     with open(shipped_data_path(ROOT), encoding="utf-8", newline="") as fh:
         return list(dict.fromkeys(r["canonical_smiles"] for r in csv.DictReader(fh, delimiter="\t")
@@ -98,9 +98,9 @@ def shipped_structures() -> list[str]:
 def cluster_startup(workers: int) -> float:
     """Seconds to start a LocalCluster of ``workers`` and have each load the chemistry (one
     molecule standardised and fingerprinted): what a build pays before its first partition."""
-    from thinbridge.cluster import connect
-    from thinbridge.features import ecfp4
-    from thinbridge.index import standardise_batch
+    from thinbridge.search.cluster import connect
+    from thinbridge.features.drugs import ecfp4
+    from thinbridge.chem.structures import standardise_batch
 
     t0 = time.perf_counter()
     with connect(workers=workers) as client:
@@ -112,10 +112,10 @@ def cluster_startup(workers: int) -> float:
 def library_standardiser():
     """The build with ``chembl_structure_pipeline``'s own ``standardize_mol`` and ``get_parent_mol``
     (as published: they rebuild their patterns and objects for every molecule) in place of
-    thinbridge's (:mod:`thinbridge.parent`): the reference the speed-up is measured against."""
+    thinbridge's (:mod:`thinbridge.chem.parent`): the reference the speed-up is measured against."""
     from chembl_structure_pipeline import standardizer
 
-    from thinbridge import parent
+    from thinbridge.chem import parent
 
     saved = parent.standardize_mol, parent.get_parent_mol
     parent.standardize_mol, parent.get_parent_mol = standardizer.standardize_mol, standardizer.get_parent_mol
@@ -183,8 +183,8 @@ def bench_build(r, n: int, seed: int, folder: Path, chunk_size: int, repeat: int
 # ----------------------------------------------------------------------------------------------
 def measure(kind: str, emb_path: Path, queries_path: Path, truth_path: Path, n_queries: int, tmp: Path) -> dict:
     """Build ``kind`` over the embeddings file (defaults), then time, measure recall and memory."""
-    from thinbridge import ann
-    from thinbridge.index import EmbeddingsFile
+    from thinbridge.search import ann
+    from thinbridge.search.embeddings import EmbeddingsFile
 
     emb = EmbeddingsFile.open(emb_path)
     queries, truth = np.load(queries_path), np.load(truth_path)
@@ -241,7 +241,7 @@ def projected_hnsw(at: dict, n: int) -> dict:
 
 def bench_search(r, sizes: list[int], n_queries: int, large_queries: int, hnsw_max: int, seed: int,
                  tmp: Path) -> list[dict]:
-    from thinbridge import synthetic
+    from thinbridge.testing import synthetic
 
     texts = sorted(r.pairs["mechanism_of_action"].unique())
     rng = np.random.default_rng(seed)
@@ -310,9 +310,9 @@ def main(argv=None) -> int:
         return 0
 
     from thinbridge import __version__
-    from thinbridge.errors import UserError
-    from thinbridge.progress import set_progress
-    from thinbridge.retrieval import Retriever
+    from thinbridge._util.errors import UserError
+    from thinbridge._util.progress import set_progress
+    from thinbridge.search.retrieval import Retriever
 
     set_progress(False)
     t_start, load_start = time.perf_counter(), os.getloadavg()
@@ -338,8 +338,8 @@ def main(argv=None) -> int:
         "run": {"path": str(Path(a.run).resolve()), "model_sha256": r.model_sha256, "dim": r.dim},
         "seed": a.seed, "k": K,
         "queries": {"text": a.queries, "texts": "mechanism_of_action strings sampled from the run's data",
-                    "own": "200 of the index's own molecules (thinbridge.ann.recall_at_k)"},
-        "synthetic": "analogues of the run's parent molecules (thinbridge.synthetic), embedded by its drug head",
+                    "own": "200 of the index's own molecules (thinbridge.search.ann.recall_at_k)"},
+        "synthetic": "analogues of the run's parent molecules (thinbridge.testing.synthetic), embedded by its drug head",
         "build": build,
         "search": search,
         "seconds_total": time.perf_counter() - t_start,
@@ -386,7 +386,7 @@ def markdown(res: dict) -> str:
         "",
         "The first row standardises with `chembl_structure_pipeline`'s own `standardize_mol` and `get_parent_mol`, "
         "which rebuild their salt and solvent patterns and an `Uncharger` for every molecule; the others with "
-        "`thinbridge.parent` (the same rules with those built once per process; `tests/test_parent.py` checks the "
+        "`thinbridge.chem.parent` (the same rules with those built once per process; `tests/test_parent.py` checks the "
         "same parents). \"Same files\": `ids.tsv` and `embeddings.safetensors` byte for byte equal to the first "
         "row's. "
         f"2 Dask workers against 1, after start-up: {b['speedup_2_workers_after_startup']:.2f}x (2 cores, shared "

@@ -21,7 +21,7 @@ What is measured (all in one process, fixed seeds, figures written by this scrip
   with the index's own ``Float32Writer`` into a temporary folder (page cache, no fsync, as
   in ``build_index``). The full pipeline at 10^5 and 10^6 is given only as an estimate
   (size / the measured full-pipeline rate), labelled as such;
-* **search**: top-10 of ``emb @ q`` by ``thinbridge.retrieval.top_k`` (argpartition + sort of
+* **search**: top-10 of ``emb @ q`` by ``thinbridge.search.retrieval.top_k`` (argpartition + sort of
   10) against the baseline ``np.argsort`` of the full score vector, for indexes of 10^4
   (the index built above: real embeddings), 10^5 and 10^6 molecules (synthetic unit vectors,
   float32, 256-d: search cost does not depend on where the vectors came from);
@@ -63,7 +63,7 @@ def pct(ms: list[float]) -> dict:
 
 
 def timed(fn, items, desc: str) -> list[float]:
-    from thinbridge.progress import progress
+    from thinbridge._util.progress import progress
 
     out = []
     for x in progress(items, desc=desc, leave=False):
@@ -113,8 +113,9 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
     ``Float32Writer.write`` are timed; ``close`` (the header) counts as write time.
     One untimed warm-up chunk goes through the head first.
     """
-    from thinbridge.progress import progress
-    from thinbridge.index import _HEADER_RESERVE, INDEX_EMBEDDINGS, INDEX_FORMAT, Float32Writer
+    from thinbridge._util.progress import progress
+    from thinbridge.search.index import HEADER_RESERVE, INDEX_EMBEDDINGS, INDEX_FORMAT
+    from thinbridge.search.embeddings import Float32Writer
 
     n_bits = r.heads.in_features["drug"]
     rng = np.random.default_rng(seed)
@@ -146,7 +147,7 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
         raise
     size = path.stat().st_size
     path.unlink()
-    if writer.n != n or size != 8 + _HEADER_RESERVE + n * dim * 4:
+    if writer.n != n or size != 8 + HEADER_RESERVE + n * dim * 4:
         raise RuntimeError(f"head + write benchmark: wrote {writer.n} rows, {size} bytes for n={n}")
     seconds = t_head + t_write
     return {"n": int(n), "stages": "drug head + float32 write (Float32Writer)",
@@ -158,7 +159,7 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
 
 
 def bench_search(emb: np.ndarray, qs: np.ndarray, desc: str) -> dict:
-    from thinbridge.retrieval import top_k
+    from thinbridge.search.retrieval import top_k
 
     def ours(q):
         return top_k(emb @ q, K)
@@ -166,7 +167,7 @@ def bench_search(emb: np.ndarray, qs: np.ndarray, desc: str) -> dict:
     def baseline(q):
         return np.argsort(emb @ q)[::-1][:K]
 
-    from thinbridge.progress import progress
+    from thinbridge._util.progress import progress
 
     for q in qs[:3]:  # warm-up
         ours(q), baseline(q)
@@ -199,10 +200,10 @@ def main(argv=None) -> int:
     import torch
 
     from thinbridge import __version__
-    from thinbridge.errors import UserError
+    from thinbridge._util.errors import UserError
     from thinbridge.config import CHUNK_SIZE
-    from thinbridge.index import Index
-    from thinbridge.retrieval import Retriever
+    from thinbridge.search.index import Index
+    from thinbridge.search.retrieval import Retriever
 
     t_start = time.perf_counter()
     load_start = os.getloadavg()

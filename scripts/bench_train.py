@@ -6,18 +6,18 @@ Writes ``benchmarks/train.json`` with
 * ``thinbridge train`` with defaults as a user runs it (a fresh process: start-up included),
   with a cold feature cache once and a warm one three times (median);
 * K bridges of an ablation-like grid trained the old way (dense ``nn.Linear`` drug head,
-  ``torch.optim.AdamW``, one bridge after another: :func:`thinbridge.train.fit_reference`)
-  and the new way (sparse drug head, all K stacked: :func:`thinbridge.grid.fit_many`), and the
+  ``torch.optim.AdamW``, one bridge after another: :func:`thinbridge.testing.reference.fit_reference`)
+  and the new way (sparse drug head, all K stacked: :func:`thinbridge.training.grid.fit_many`), and the
   ratio;
 * the PCA+CCA baseline the old way (scikit-learn's randomized PCA and NIPALS CCA) and the new
   way (closed form), and the ratio;
 * the ridge baseline with its four penalties the old way (one eigendecomposition of ``X^T X``)
   and the new way (one Cholesky solve per penalty), the ratio and the largest difference;
 * BERT's GELU on one layer's worth of activations the old way (``scipy.special.erf``) and the
-  new way (:func:`thinbridge.minibert.gelu`), the ratio and the largest difference;
+  new way (:func:`thinbridge.features.minibert.gelu`), the ratio and the largest difference;
 * the text features of the book's largest text view (``rich`` with the drug name) the old way
   (sentence-transformers, model load included) and the new way (the numpy BERT of
-  :mod:`thinbridge.minibert`), both on every core, the ratio and the largest difference.
+  :mod:`thinbridge.features.minibert`), both on every core, the ratio and the largest difference.
 
 Timings are wall clock on whatever else the machine is doing; the ratios compare paths measured
 minutes apart in one run. ``python scripts/bench_train.py [--input PATH] [--k 12]``.
@@ -73,7 +73,7 @@ def old_ridge(x_drug, x_text, penalties):
 
 
 def old_gelu(u):
-    """BERT's GELU before :func:`thinbridge.minibert.gelu`: SciPy's erf."""
+    """BERT's GELU before :func:`thinbridge.features.minibert.gelu`: SciPy's erf."""
     import numpy as np
     from scipy.special import erf
 
@@ -87,10 +87,11 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "train.json"))
     a = ap.parse_args()
     import thinbridge  # noqa: F401  (numerics first)
-    from thinbridge.baselines import RIDGE_PENALTIES, CCABaseline, RidgeBaseline
+    from thinbridge.bridge.baselines import RIDGE_PENALTIES, CCABaseline, RidgeBaseline
     from thinbridge.config import RunConfig
-    from thinbridge.grid import fit_many
-    from thinbridge.train import fit_reference, load_inputs
+    from thinbridge.training.grid import fit_many
+    from thinbridge.testing.reference import fit_reference
+    from thinbridge.training.run import load_inputs
 
     exe = [sys.executable, "-m", "thinbridge.cli"]
     work = Path(tempfile.mkdtemp(prefix="thinbridge-bench-"))
@@ -132,7 +133,7 @@ def main() -> int:
 
         import numpy as np
 
-        from thinbridge.minibert import gelu
+        from thinbridge.features.minibert import gelu
 
         u = np.random.default_rng(0).normal(size=(2048, 1536)).astype(np.float32)  # one layer, 2,048 tokens
         t0 = time.perf_counter()

@@ -298,7 +298,7 @@ def write_timings(profile: str, timings: dict[str, float], partial: bool, caches
 def write_teaching_table(profile: str, record: dict) -> Path:
     """``benchmarks/book_timings_<profile>.md``: each chapter's minutes and what must run before it,
     from the timings and thinbridge/chapters.py (book/reproduce.md includes the full profile's)."""
-    from thinbridge import chapters as C
+    from thinbridge.book import chapters as C
 
     m = record["machine"]
     lines = [
@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from thinbridge import chapters as C  # no heavy imports: plans before any kernel starts
+    from thinbridge.book import chapters as C  # no heavy imports: plans before any kernel starts
 
     params: dict = {"profile": args.profile}
     if args.data:

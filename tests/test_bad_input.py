@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ACETAZOLAMIDE, ASPIRIN, CAFFEINE, generated_rows, raw_row, small_rows, write_table
-from thinbridge.data import RAW_COLUMNS
+from thinbridge.data.loaders import RAW_COLUMNS
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,8 +262,8 @@ def _children(pid: int) -> list[int]:
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory, text_model):
     from thinbridge.config import RunConfig
-    from thinbridge.data import prepare
-    from thinbridge.train import train_run
+    from thinbridge.data.pairs import prepare
+    from thinbridge.training.run import train_run
 
     root = tmp_path_factory.mktemp("bad_input")
     prepare(write_table(root / "g.tsv", generated_rows()), root / "data", show_progress=False)

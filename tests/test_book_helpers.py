@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thinbridge import book, experiments as X, splits as S
+from thinbridge import book
+from thinbridge.book import experiments as X
+from thinbridge.data import splits as S
 from thinbridge.config import RunConfig
-from thinbridge.errors import UserError
-from thinbridge.parallel import n_workers, parallel_map, worker_pool
+from thinbridge._util.errors import UserError
+from thinbridge._util.parallel import n_workers, parallel_map, worker_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -80,8 +82,8 @@ def test_worker_pool_runs_a_closure_in_workers_and_returns_in_order():
 
 
 def test_molecules_with_target_and_draw_hits():
-    from thinbridge.plots import draw_hits
-    from thinbridge.retrieval import molecules_with_target
+    from thinbridge.book.plots import draw_hits
+    from thinbridge.search.retrieval import molecules_with_target
 
     pairs = pd.DataFrame({"target_pref_name": ["Dopamine D2 receptor", "HERG", "dopamine d2 receptor"],
                           "parent_inchikey": ["A", "B", "C"]})
@@ -131,7 +133,7 @@ def _bench() -> dict:
 
 
 def test_projection_scales_the_measured_costs():
-    from thinbridge import projection as P
+    from thinbridge.book import projection as P
 
     b = P.build_time(_bench(), n=10**9, workers=[1, 100])
     assert b["hours"].tolist() == pytest.approx([10**9 / 250 / 3600, 10**9 / 250 / 3600 / 100])

@@ -1,4 +1,4 @@
-"""Which chapters ``make book`` re-executes (thinbridge.chapters): declarations and the plan.
+"""Which chapters ``make book`` re-executes (thinbridge.book.chapters): declarations and the plan.
 
 Fast and offline: a small copy of the project (the real notebook sources, fake package
 modules and artifacts) in a temporary folder; nothing is executed.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from thinbridge import chapters as C
+from thinbridge.book import chapters as C
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = [c.name for c in C.CHAPTERS]
@@ -191,6 +191,8 @@ def test_source_hashes_split_code_from_prose(tmp_path):
 def test_a_chapter_tracks_what_its_modules_import_even_inside_functions():
     """Worker processes import lazily what the kernel never does: the standardiser behind
     prepare (chapter 1), the grid trainer behind replication (chapters 7 and 8)."""
-    assert "thinbridge/parent.py" in C.import_closure(["thinbridge/data.py"], ROOT)
-    assert "thinbridge/grid.py" in C.import_closure(["thinbridge/replication.py"], ROOT)
+    assert "thinbridge/chem/parent.py" in C.import_closure(["thinbridge/data/pairs.py"], ROOT)
+    got = C.import_closure(["thinbridge/training/replicates.py"], ROOT)
+    assert "thinbridge/training/grid.py" in got
+    assert "thinbridge/training/__init__.py" in got and "thinbridge/__init__.py" in got  # packages on the way run too
     assert C.import_closure(["thinbridge/missing.py"], ROOT) == []

@@ -119,7 +119,7 @@ def test_train_writes_run_folder(trained, generated_prepared):
     assert cfg["config"]["epochs"] == 3 and cfg["config"]["n_boot"] == 0
     assert cfg["training"]["epochs_run"] == 3
     assert cfg["encoders"] == {"drug": "ecfp4-morgan-r2-2048", "text": "sentence-transformers/all-MiniLM-L6-v2"}
-    from thinbridge.data import data_hash
+    from thinbridge.data.pairs import data_hash
 
     assert cfg["data_hash"] == data_hash(generated_prepared)
     assert len(json.loads((run / "history.json").read_text())) == 3
@@ -214,7 +214,7 @@ def test_unknown_option_is_usage_error(capsys):
 
 
 def test_download_offline_fails_fast_with_a_hint(monkeypatch, capsys):
-    from thinbridge import download
+    from thinbridge.data import download
 
     monkeypatch.setattr(download, "network_reachable", lambda *a, **k: False)
     t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""thinbridge.data: loaders (TSV, CSV, SQLite), clean(), names, text views, prepare/load_pairs."""
+"""thinbridge.data.pairs: loaders (TSV, CSV, SQLite), clean(), names, text views, prepare/load_pairs."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,10 @@ import pytest
 
 from conftest import ACETAZOLAMIDE, ASPIRIN, CAFFEINE, HEXANOIC_ACID, raw_row, small_rows, write_table
 from thinbridge import data as D
-from thinbridge.errors import UserError
+from thinbridge._util.jsonio import sha256_file
+from thinbridge.chem import structures as CS
+from thinbridge.data import pairs as DP
+from thinbridge._util.errors import UserError
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
@@ -246,10 +249,10 @@ def test_clean_missing_smiles_and_salt_only():
 ])
 def test_salt_or_solvent_only_rule(smiles, dropped):
     if dropped:
-        with pytest.raises(D._StructureError, match="empty_parent"):
-            D.standardise_parent(smiles)
+        with pytest.raises(CS.StructureError, match="empty_parent"):
+            CS.standardise_parent(smiles)
     else:
-        assert D.standardise_parent(smiles)[0]
+        assert CS.standardise_parent(smiles)[0]
 
 
 def test_clean_accounting_and_counts(cleaned):
@@ -259,7 +262,7 @@ def test_clean_accounting_and_counts(cleaned):
     assert rep["rows_in"] == rep["pairs"] + sum(rep["rows_dropped"].values()) + rep["rows_merged"]
     assert rep["molecules"] == 4 and rep["targets"] == 4 and rep["source_molecules"] == 8
     assert cleaned.pairs["pair_id"].tolist() == ["P00000", "P00001", "P00002", "P00003"]
-    assert list(cleaned.pairs.columns) == D.PAIR_COLUMNS
+    assert list(cleaned.pairs.columns) == DP.PAIR_COLUMNS
     assert set(cleaned.pairs["parent_smiles"]) == {ACETAZOLAMIDE, ASPIRIN, CAFFEINE, HEXANOIC_ACID}
 
 
@@ -341,7 +344,7 @@ def test_prepare_writes_files_and_load_pairs_reads_them(small_tsv, tmp_path):
         assert (out / f).is_file(), f
     rep = json.loads((out / "report.json").read_text())
     assert rep["pairs"] == 4 and rep["rows_merged"] == 1 and rep["rows_in"] == 8
-    assert rep["input"] == {"name": "mechanisms.tsv", "sha256": D.sha256_file(small_tsv)}
+    assert rep["input"] == {"name": "mechanisms.tsv", "sha256": sha256_file(small_tsv)}
     assert rep["pairs_sha256"] == D.data_hash(out)
     back = D.load_pairs(out)
     pd.testing.assert_frame_equal(back, res.pairs.astype({"n_source_rows": int}), check_dtype=False)

@@ -1,4 +1,4 @@
-"""thinbridge.download: the mechanism table from ChEMBL's web services (a fake server), offline failures."""
+"""thinbridge.data.download: the mechanism table from ChEMBL's web services (a fake server), offline failures."""
 from __future__ import annotations
 
 import json
@@ -6,9 +6,10 @@ import time
 
 import pytest
 
-from thinbridge import cli, download
+from thinbridge import cli
+from thinbridge.data import download
 from thinbridge.data import load_table, prepare
-from thinbridge.errors import UserError
+from thinbridge._util.errors import UserError
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 

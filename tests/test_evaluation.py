@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thinbridge import evaluation as E
+from thinbridge.evaluation import tasks as E
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_random_ranking_and_unknown_protocol(test_pairs):
 
 
 def test_solvable_within_target_queries():
-    from thinbridge.evaluation import allowed_mask, solvable
+    from thinbridge.evaluation.tasks import allowed_mask, solvable
 
     pairs = pd.DataFrame({"parent_inchikey": ["A", "B", "C", "D"], "target_chembl_id": ["T1", "T1", "T1", "T2"]})
     texts = ["X inhibitor", "X inhibitor", "Y agonist", "Z blocker"]  # A and B share target and text

@@ -1,7 +1,7 @@
-"""Approximate search (thinbridge.ann) and the index kinds through the command line.
+"""Approximate search (thinbridge.search.ann) and the index kinds through the command line.
 
 Recall is checked at the defaults on 20,000 synthetic analogues of real molecules embedded by a
-small bridge (thinbridge.synthetic); the command-line tests build each kind over the three-file
+small bridge (thinbridge.testing.synthetic); the command-line tests build each kind over the three-file
 library of ``conftest.write_library`` with the bridges of ``conftest.bridges``.
 """
 from __future__ import annotations
@@ -15,11 +15,13 @@ import numpy as np
 import pytest
 
 from conftest import shipped_smiles, write_library
-from thinbridge import ann
+from thinbridge.search import ann
 from thinbridge.cli import main
-from thinbridge.errors import UserError
-from thinbridge.index import EmbeddingsFile, Float32Writer, Index, top_k
-from thinbridge.retrieval import Retriever
+from thinbridge._util.errors import UserError
+from thinbridge.search.embeddings import EmbeddingsFile, Float32Writer
+from thinbridge.search.index import Index
+from thinbridge.search.ranking import top_k
+from thinbridge.search.retrieval import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERY = "Carbonic anhydrase II inhibitor"
@@ -32,7 +34,7 @@ def library(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def analogues(bridges, tmp_path_factory) -> EmbeddingsFile:
-    from thinbridge import synthetic
+    from thinbridge.testing import synthetic
 
     heads = Retriever.load(bridges["run"]).heads
     parents = synthetic.parent_bits([s for s, _ in shipped_smiles(300)])
@@ -81,7 +83,7 @@ def test_parameters_scale_with_the_library():
 
 
 def test_exact_search_and_row_reads_in_blocks_equal_the_whole(tmp_path, monkeypatch):
-    import thinbridge.index as I
+    import thinbridge.search.embeddings as EF
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((1000, 16)).astype(np.float32)
@@ -90,8 +92,8 @@ def test_exact_search_and_row_reads_in_blocks_equal_the_whole(tmp_path, monkeypa
     w.close({})
     q = rng.standard_normal((3, 16)).astype(np.float32)
     whole = EmbeddingsFile.open(tmp_path / "e.safetensors").top_k(q, 10)
-    monkeypatch.setattr(I, "SCAN_IN_ONE_MAX_BYTES", 0)
-    monkeypatch.setattr(I, "SCAN_BLOCK_ROWS", 7)
+    monkeypatch.setattr(EF, "SCAN_IN_ONE_MAX_BYTES", 0)
+    monkeypatch.setattr(EF, "SCAN_BLOCK_ROWS", 7)
     big = EmbeddingsFile.open(tmp_path / "e.safetensors")  # read as a file larger than memory is
     blocks = big.top_k(q, 10)
     np.testing.assert_array_equal(big.take([5, 2, 999]), x[[5, 2, 999]])

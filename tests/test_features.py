@@ -1,4 +1,4 @@
-"""thinbridge.features: ECFP4, the safetensors cache, the offline sentence model."""
+"""thinbridge.features.drugs: ECFP4, the safetensors cache, the offline sentence model."""
 from __future__ import annotations
 
 import time
@@ -9,7 +9,10 @@ import pytest
 
 from conftest import ACETAZOLAMIDE, ASPIRIN, CAFFEINE, HEXANOIC_ACID
 from thinbridge import features as F
-from thinbridge.errors import UserError
+from thinbridge.features import cache as FC
+from thinbridge.features import drugs as FD
+from thinbridge.features import text as FT
+from thinbridge._util.errors import UserError
 
 SMILES = [ASPIRIN, CAFFEINE, HEXANOIC_ACID, ACETAZOLAMIDE]
 
@@ -59,7 +62,7 @@ def counting_ecfp4(monkeypatch):
         calls.append(list(items))
         return real(items, show_progress)
 
-    monkeypatch.setattr(F, "ecfp4", wrapped)
+    monkeypatch.setattr(FD, "ecfp4", wrapped)
     return calls
 
 
@@ -79,7 +82,7 @@ def test_cache_second_call_reads_the_file(tmp_path, counting_ecfp4, monkeypatch)
     def boom(*a, **k):
         raise AssertionError("recomputed although the cache holds these inputs")
 
-    monkeypatch.setattr(F, "ecfp4", boom)
+    monkeypatch.setattr(FD, "ecfp4", boom)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a valid cache reads without any warning
         b = F.drug_features(list(reversed(items)), tmp_path, show_progress=False)  # same set, other order
@@ -192,7 +195,7 @@ def test_text_features_second_call_uses_cache(text_model, tmp_path, monkeypatch)
     def boom(*a, **k):
         raise AssertionError("re-embedded although cached")
 
-    monkeypatch.setattr(F, "embed_texts_uncached", boom)
+    monkeypatch.setattr(FC, "embed_texts_uncached", boom)
     assert F.text_features(TEXTS[:2][::-1], cache_dir=tmp_path, show_progress=False).shape == (2, 384)
     with pytest.raises(AssertionError, match="re-embedded"):
         F.text_features(["a text never seen"], cache_dir=tmp_path, show_progress=False)
@@ -216,12 +219,12 @@ def test_load_text_model_fails_fast_with_user_error(text_model, monkeypatch, off
         monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
         monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)
         # the machine has no network: probe nothing for real, answer as an offline machine would
-        monkeypatch.setattr("thinbridge.download.network_reachable", lambda *a, **k: False)
+        monkeypatch.setattr("thinbridge.data.download.network_reachable", lambda *a, **k: False)
     t0 = time.perf_counter()
     with pytest.raises(UserError, match="text model"):
         F.load_text_model(name)
     assert time.perf_counter() - t0 < 15
-    assert name not in F._MODELS
+    assert name not in FT._MODELS
 
 
 def test_offline_variable_set_after_hub_import_still_fails_fast(text_model, monkeypatch):
@@ -230,7 +233,7 @@ def test_offline_variable_set_after_hub_import_still_fails_fast(text_model, monk
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(hub, "HF_HUB_OFFLINE", False)  # what the hub read at import
-    monkeypatch.setattr("thinbridge.download.network_reachable", lambda *a, **k: False)  # as on this offline machine
+    monkeypatch.setattr("thinbridge.data.download.network_reachable", lambda *a, **k: False)  # as on this offline machine
     t0 = time.perf_counter()
     with pytest.raises(UserError, match="hub is unreachable"):
         F.load_text_model("no-such-org/no-such-thinbridge-model")

@@ -1,4 +1,4 @@
-"""The sparse drug head and the batched grid trainer (thinbridge.grid) against the reference paths."""
+"""The sparse drug head and the batched grid trainer (thinbridge.training.grid) against the reference paths."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from thinbridge.config import RunConfig
-from thinbridge.grid import fit_many, stacked_loss
-from thinbridge.losses import bridge_loss
-from thinbridge.model import Bridge, SparseRows
-from thinbridge.train import Inputs, embed, fit, fit_reference, score_embeddings
+from thinbridge.training.grid import fit_many, stacked_loss
+from thinbridge.testing.reference import bridge_loss
+from thinbridge.bridge.model import Bridge, SparseRows
+from thinbridge.training.run import Inputs, embed, fit, score_embeddings
+from thinbridge.testing.reference import fit_reference
 
 
 def test_sparse_head_equals_dense_linear_on_bits_and_counts():
@@ -92,14 +93,14 @@ def test_sparse_batched_training_scores_as_the_dense_reference(toy_inputs):
 
 
 def test_bridges_that_cannot_share_a_stack_are_refused(toy_inputs):
-    from thinbridge.errors import UserError
+    from thinbridge._util.errors import UserError
 
     with pytest.raises(UserError, match="must share dim"):
         fit_many(toy_inputs, [BASE, dataclasses.replace(BASE, dim=8)])
 
 
 def test_train_grid_does_not_depend_on_the_number_of_processes(toy_inputs):
-    from thinbridge.experiments import train_grid
+    from thinbridge.book.experiments import train_grid
 
     cfgs = [dataclasses.replace(BASE, seed=s, margin=m) for s in (0, 1) for m in (0.0, 0.15)]
     one = train_grid(toy_inputs, cfgs, n_jobs=1)
@@ -110,7 +111,7 @@ def test_train_grid_does_not_depend_on_the_number_of_processes(toy_inputs):
 def test_closed_form_cca_matches_scikit_learn_canonical_correlations():
     from sklearn.cross_decomposition import CCA
 
-    from thinbridge.baselines import cca
+    from thinbridge.bridge.baselines import cca
 
     rng = np.random.default_rng(0)
     z = rng.normal(size=(600, 3))
@@ -126,7 +127,7 @@ def test_closed_form_cca_matches_scikit_learn_canonical_correlations():
 
 
 def test_pca_is_exact_to_float32_and_signed():
-    from thinbridge.baselines import pca
+    from thinbridge.bridge.baselines import pca
 
     rng = np.random.default_rng(1)
     x = rng.normal(size=(200, 6)) @ np.diag([5, 3, 2, 1, 0.5, 0.1])
@@ -137,7 +138,7 @@ def test_pca_is_exact_to_float32_and_signed():
 
 
 def test_target_batches_hold_several_drugs_of_several_targets():
-    from thinbridge.grid import batch_order
+    from thinbridge.training.grid import batch_order
 
     groups = np.repeat(np.arange(20), 12)  # 20 targets, 12 rows each
     order = batch_order(len(groups), groups, "target", torch.Generator().manual_seed(0), per_target=4)
@@ -151,7 +152,7 @@ def test_target_batches_hold_several_drugs_of_several_targets():
 
 def test_target_batch_order_is_the_textbook_one():
     """The grouped rows are computed once per training run; the order drawn is unchanged."""
-    from thinbridge.grid import batch_order
+    from thinbridge.training.grid import batch_order
 
     def textbook(groups, gen, per_target):
         runs = []
@@ -174,8 +175,8 @@ def test_target_batches_train_and_differ_from_random(toy_inputs):
 
 
 def test_mlp_bridges_train_in_a_grid_as_alone_and_save_and_load(toy_inputs, tmp_path):
-    from thinbridge.model import load_run, save_run
-    from thinbridge.runfiles import NumpyHeads, load_arrays
+    from thinbridge.bridge.model import load_run, save_run
+    from thinbridge.bridge.runfiles import NumpyHeads, load_arrays
 
     cfgs = [dataclasses.replace(BASE, bridge="mlp", hidden=8, seed=3), dataclasses.replace(BASE, seed=4)]
     together = fit_many(toy_inputs, cfgs)
@@ -197,7 +198,7 @@ def test_mlp_bridges_train_in_a_grid_as_alone_and_save_and_load(toy_inputs, tmp_
 def test_a_shorter_patience_is_judged_exactly_from_a_longer_history(toy_inputs):
     """stopping() on a patience-10 history says what training with patience 2 or 3 does: the same
     epoch kept, the same epochs run, and the same history up to there."""
-    from thinbridge.grid import stopping
+    from thinbridge.training.grid import stopping
 
     long_cfg = dataclasses.replace(BASE, epochs=20, patience=10, lr=2e-2)
     (_, long_hist), = fit_many(toy_inputs, [long_cfg])
@@ -217,8 +218,8 @@ def test_a_shorter_patience_is_judged_exactly_from_a_longer_history(toy_inputs):
 
 
 def test_a_patience_longer_than_the_history_was_trained_with_is_refused():
-    from thinbridge.errors import UserError
-    from thinbridge.grid import stopping
+    from thinbridge._util.errors import UserError
+    from thinbridge.training.grid import stopping
 
     hist = [{"epoch": e, "val_t2d_MRR": v} for e, v in enumerate([0.1, 0.3, 0.2, 0.2], start=1)]
     assert stopping(hist, 2, 60) == {"best_epoch": 2, "epochs_run": 4, "val_t2d_MRR": 0.3}

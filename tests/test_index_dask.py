@@ -1,4 +1,4 @@
-"""Index builds on Dask (thinbridge.build, thinbridge.cluster, thinbridge.shards).
+"""Index builds on Dask (thinbridge.search.build, thinbridge.search.cluster, thinbridge.search.shards).
 
 One library of 120 real molecules in three files (``conftest.write_library``: a SMILES file, a
 CSV with a quoted multi-line record, an unparsable SMILES and a line that is not UTF-8, a TSV
@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from conftest import write_library
-from thinbridge import shards
-from thinbridge.errors import UserError
-from thinbridge.index import Index
-from thinbridge.retrieval import Retriever
+from thinbridge.search import shards
+from thinbridge._util.errors import UserError
+from thinbridge.search.index import Index
+from thinbridge.search.retrieval import Retriever
 
 ROOT = Path(__file__).resolve().parent.parent
 CHUNK = 9
@@ -103,7 +103,7 @@ class _InterruptAfter:
         self.left = n
 
     def __call__(self, *args, desc: str = "", **kw):
-        from thinbridge.progress import progress
+        from thinbridge._util.progress import progress
 
         bar = progress(*args, desc=desc, **{**kw, "disable": True})
         if desc.startswith("indexing"):
@@ -116,11 +116,11 @@ class _InterruptAfter:
 
 
 def test_resume_redoes_only_unfinished_partitions(retriever, library, reference, tmp_path, monkeypatch):
-    import thinbridge.build
+    import thinbridge.search.build
 
     out = tmp_path / "index"
     args = dict(chunk_size=CHUNK, workers=2, show_progress=False)
-    monkeypatch.setattr(thinbridge.build, "progress", _InterruptAfter(6))
+    monkeypatch.setattr(thinbridge.search.build, "progress", _InterruptAfter(6))
     with pytest.raises(KeyboardInterrupt) as stop:
         retriever.build_index(str(library / "*"), out, **args)
     monkeypatch.undo()
@@ -142,7 +142,7 @@ def test_resume_redoes_only_unfinished_partitions(retriever, library, reference,
     assert_same_index(reference, out)
     # another chunk size is another plan: nothing is reused
     with pytest.raises(KeyboardInterrupt):
-        monkeypatch.setattr(thinbridge.build, "progress", _InterruptAfter(3))
+        monkeypatch.setattr(thinbridge.search.build, "progress", _InterruptAfter(3))
         retriever.build_index(str(library / "*"), out, **args)
     monkeypatch.undo()
     res = retriever.build_index(str(library / "*"), out, **{**args, "chunk_size": CHUNK + 1})
@@ -187,7 +187,7 @@ def test_a_worker_killed_mid_build_is_replaced_without_losing_or_doubling_molecu
 
 
 def test_a_damaged_shard_is_not_merged(tmp_path):
-    from thinbridge.index import PartitionResult
+    from thinbridge.search.partition import PartitionResult
 
     import numpy as np
 

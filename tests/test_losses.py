@@ -1,4 +1,4 @@
-"""Tests for thinbridge.losses: the CLIP special case, hand-computed values, masking, gradients."""
+"""Tests for thinbridge.testing.reference (the bridge loss as the formula reads): the CLIP special case, hand-computed values, masking, gradients."""
 
 import math
 
@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from thinbridge.losses import BridgeLoss, bridge_loss
+from thinbridge.testing.reference import BridgeLoss
+from thinbridge.testing.reference import bridge_loss
 
 
 def _unit(*angles_deg):

@@ -1,4 +1,4 @@
-"""Tests for thinbridge.metrics: hand-made score matrices with the expected ranks worked out."""
+"""Tests for thinbridge.evaluation.metrics: hand-made score matrices with the expected ranks worked out."""
 
 import json
 import math
@@ -6,15 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from thinbridge.metrics import (
-    bootstrap_ci,
-    cmc,
-    global_metrics,
-    random_expectation,
-    ranks,
-    summarize,
-    within_target_metrics,
-)
+from thinbridge.evaluation.metrics import bootstrap_ci, cmc, global_metrics, ranks, summarize
+from thinbridge.evaluation.within_target import random_expectation, within_target_metrics
 
 
 # ---------------------------------------------------------------- ranks

@@ -1,10 +1,11 @@
-"""thinbridge.minibert: the default text model run in numpy gives the training-time features."""
+"""thinbridge.features.minibert: the default text model run in numpy gives the training-time features."""
 from __future__ import annotations
 
 import numpy as np
 
 from thinbridge import features as F
-from thinbridge.minibert import NumpyBert, supports
+from thinbridge.features import text as FT
+from thinbridge.features.minibert import NumpyBert, supports
 
 TEXTS = ["EGFR kinase inhibitor", "Carbonic anhydrase II inhibitor. Action type: inhibitor. Target: "
          "Carbonic anhydrase II (Homo sapiens).", "Aspirin: Cyclooxygenase inhibitor", "word " * 400]
@@ -21,7 +22,7 @@ def test_numpy_backend_matches_sentence_transformers(text_model):
 
 
 def test_forced_sentence_transformers_backend(monkeypatch, text_model):
-    monkeypatch.setenv(F.BACKEND_ENV, "sentence-transformers")
+    monkeypatch.setenv(FT.BACKEND_ENV, "sentence-transformers")
     assert F.text_backend(None) == "sentence-transformers"
     np.testing.assert_array_equal(F.embed_texts_uncached(TEXTS[:2], n_jobs=1),
                                   F.embed_texts_uncached(TEXTS[:2], text_model, n_jobs=1))
@@ -30,22 +31,22 @@ def test_forced_sentence_transformers_backend(monkeypatch, text_model):
 def test_backend_variable_is_checked(monkeypatch, tmp_path):
     import pytest
 
-    from thinbridge.errors import UserError
+    from thinbridge._util.errors import UserError
 
-    monkeypatch.setenv(F.BACKEND_ENV, "sentence_transformers")  # a typo is an error, not numpy
+    monkeypatch.setenv(FT.BACKEND_ENV, "sentence_transformers")  # a typo is an error, not numpy
     with pytest.raises(UserError, match="not one of"):
         F.text_backend(None)
-    monkeypatch.setenv(F.BACKEND_ENV, "numpy")
+    monkeypatch.setenv(FT.BACKEND_ENV, "numpy")
     assert F.text_backend(None) == "numpy"
     with pytest.raises(UserError, match="numpy can run"):
         F.text_backend(str(tmp_path))
-    monkeypatch.setenv(F.BACKEND_ENV, "auto")
+    monkeypatch.setenv(FT.BACKEND_ENV, "auto")
     assert F.text_backend(None) == "numpy"
 
 
 def test_text_embeddings_depend_on_the_set_of_texts_only():
     """Batches are fixed by the texts' tokens: order and processes change no bit."""
-    bert = F._quick_model(None)
+    bert = FT._quick_model(None)
     texts = [f"inhibitor number {i} of target {i % 7}" + " with a longer tail" * (i % 3) for i in range(120)]
     one = bert.encode(texts, n_jobs=1)
     np.testing.assert_array_equal(bert.encode(texts, n_jobs=2), one)
@@ -71,7 +72,7 @@ def test_token_count_and_unsupported_folders(tmp_path):
 def test_gelu_is_the_exact_gelu_to_float_precision():
     from scipy.special import erf
 
-    from thinbridge.minibert import gelu
+    from thinbridge.features.minibert import gelu
 
     x = np.linspace(-12, 12, 200_001, dtype=np.float32).reshape(1, -1)  # more than one block
     ref = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))

@@ -1,4 +1,4 @@
-"""thinbridge.model: the two-head bridge and its run folder (safetensors + JSON, no pickle)."""
+"""thinbridge.bridge.model: the two-head bridge and its run folder (safetensors + JSON, no pickle)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from thinbridge.errors import UserError
-from thinbridge.model import CONFIG, WEIGHTS, Bridge, load_run, read_config, save_run
+from thinbridge._util.errors import UserError
+from thinbridge.bridge.model import CONFIG, WEIGHTS, Bridge, load_run, read_config, save_run
 
 ENCODERS = {"drug": "ecfp4-morgan-r2-2048", "text": "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -125,7 +125,7 @@ def test_save_does_not_mutate_config_and_loads_on_cpu(tmp_path):
 def test_embed_is_encode_in_numpy_and_checks_widths():
     import numpy as np
 
-    from thinbridge.errors import UserError
+    from thinbridge._util.errors import UserError
 
     torch.manual_seed(0)
     m = Bridge(16, 8, 4)

@@ -1,12 +1,12 @@
-"""thinbridge.parent: ChEMBL's standardiser and parent rules, with their per-call objects built
+"""thinbridge.chem.parent: ChEMBL's standardiser and parent rules, with their per-call objects built
 once and their no-op walks skipped, give the library's parents, molecule for molecule."""
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from thinbridge import parent as P
-from thinbridge.paths import shipped_data_path
+from thinbridge.chem import parent as P
+from thinbridge._util.paths import shipped_data_path
 
 #: structures that take every branch: explicit and isotopic hydrogens, isotopes, metals, boron
 #: (one atom and more than seven), salts, solvents, a lone salt, tartrate, alkoxide, zwitterions

@@ -5,7 +5,7 @@ behaviour and must be deliberate.
 * ECFP4's on-bit count of aspirin;
 * the metrics of a small training run on the generated fixture (a handful of test pairs: the
   numbers pin behaviour and say nothing about the method), stored in
-  ``tests/data/golden_small_run.json``. Numbers are pinned to the bit: thinbridge.numerics makes
+  ``tests/data/golden_small_run.json``. Numbers are pinned to the bit: thinbridge._util.numerics makes
   them the same on any x86-64 machine. After a deliberate change, regenerate with
   ``THINBRIDGE_UPDATE_GOLDEN=1 pytest tests/test_pinned.py`` and say why in the commit.
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ASPIRIN, varied_smiles
-from thinbridge import splits as S
+from thinbridge.data import splits as S
 from thinbridge.config import RunConfig
-from thinbridge.features import ecfp4
+from thinbridge.features.drugs import ecfp4
 
 GOLDEN = Path(__file__).parent / "data" / "golden_small_run.json"
 CODE = {"train": "r", "valid": "v", "test": "e"}
@@ -56,7 +56,7 @@ def _summary(m: dict) -> dict:
 
 @pytest.mark.slow
 def test_metrics_of_a_small_run_are_pinned(generated_prepared, tmp_path, text_model):
-    from thinbridge.train import train_run
+    from thinbridge.training.run import train_run
 
     got = _summary(train_run(generated_prepared, tmp_path / "run", SMALL, tmp_path / "cache",
                              show_progress=False)["metrics"])

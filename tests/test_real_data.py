@@ -14,7 +14,7 @@ import pytest
 
 from conftest import real_data_path
 from thinbridge import data as D
-from thinbridge import splits as S
+from thinbridge.data import splits as S
 
 pytestmark = pytest.mark.slow
 

@@ -3,8 +3,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from thinbridge import replication as R
-from thinbridge.baselines import RidgeBaseline, text_neighbour_scores
+from thinbridge.book import claims as CL
+from thinbridge.evaluation import statistics as ST
+from thinbridge.training import replicates as R
+from thinbridge.bridge.baselines import RidgeBaseline, text_neighbour_scores
 
 
 def _records(effect: float, n_splits: int = 4, n_q: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -24,10 +26,10 @@ def _records(effect: float, n_splits: int = 4, n_q: int = 200, seed: int = 0) ->
 
 def test_sign_flip_p_is_small_for_a_real_effect_and_uniformish_under_the_null():
     rng = np.random.default_rng(1)
-    assert R.sign_flip_p([rng.normal(0.3, 1, 200)], n_perm=2000) < 0.01
-    ps = [R.sign_flip_p([rng.normal(0, 1, 50)], n_perm=500, seed=i) for i in range(40)]
+    assert ST.sign_flip_p([rng.normal(0.3, 1, 200)], n_perm=2000) < 0.01
+    ps = [ST.sign_flip_p([rng.normal(0, 1, 50)], n_perm=500, seed=i) for i in range(40)]
     assert 0.2 < np.mean(ps) < 0.8 and min(ps) > 1 / 501
-    assert R.sign_flip_p([np.zeros(10)]) == 1.0
+    assert ST.sign_flip_p([np.zeros(10)]) == 1.0
 
 
 def test_sign_flip_p_matches_the_exact_enumeration_on_a_tiny_case():
@@ -35,24 +37,24 @@ def test_sign_flip_p_matches_the_exact_enumeration_on_a_tiny_case():
 
     d = np.array([0.5, -0.1, 0.3, 0.2, 0.4])
     exact = np.mean([abs(np.dot(s, d)) >= abs(d.sum()) - 1e-12 for s in itertools.product([-1, 1], repeat=5)])
-    assert R.sign_flip_p([d[:2], d[2:]], n_perm=20000) == pytest.approx(exact, abs=0.01)
+    assert ST.sign_flip_p([d[:2], d[2:]], n_perm=20000) == pytest.approx(exact, abs=0.01)
 
 
 def test_paired_finds_the_effect_and_summary_gives_intervals_over_splits():
     rec = _records(0.05)
-    t = R.paired(rec, "A", "B", "MRR", "global").iloc[0]
+    t = ST.paired(rec, "A", "B", "MRR", "global").iloc[0]
     assert t["diff"] == pytest.approx(0.05, abs=0.01) and t.lo > 0 and t.wins == "4/4"
-    assert t.p_queries < 0.001 and t.p_splits < 0.05 and R.claim_better(t) == "confirmed"
-    assert R.claim_better(R.paired(rec, "B", "A", "MRR", "global").iloc[0]) == "refuted"
-    s = R.summary(rec, "MRR", "solvable").set_index("model")
+    assert t.p_queries < 0.001 and t.p_splits < 0.05 and CL.claim_better(t) == "confirmed"
+    assert CL.claim_better(ST.paired(rec, "B", "A", "MRR", "global").iloc[0]) == "refuted"
+    s = ST.summary(rec, "MRR", "solvable").set_index("model")
     assert s.loc["A", "n_splits"] == 4 and s.loc["A", "lo"] < s.loc["A", "mean"] < s.loc["A", "hi"]
     solvable = rec[rec.solvable & (rec.model == "A")].groupby("split_seed").wt_rr.mean()
     assert s.loc["A", "mean"] == pytest.approx(solvable.mean())
 
 
 def test_no_effect_is_refuted_not_confirmed():
-    t = R.paired(_records(0.0, seed=3), "A", "B", "R@1", "within_target").iloc[0]
-    assert t.p_queries > 0.05 and R.claim_better(t) == "refuted"
+    t = ST.paired(_records(0.0, seed=3), "A", "B", "R@1", "within_target").iloc[0]
+    assert t.p_queries > 0.05 and CL.claim_better(t) == "refuted"
 
 
 def test_ridge_penalty_choice_and_fit_are_closed_form():
@@ -80,7 +82,7 @@ def test_replicate_units_give_the_same_records_with_any_number_of_processes(gene
     import dataclasses
 
     from thinbridge.config import RunConfig
-    from thinbridge.data import load_pairs
+    from thinbridge.data.pairs import load_pairs
 
     pairs = load_pairs(generated_prepared)
     base = RunConfig(epochs=3, patience=2, batch_size=16)

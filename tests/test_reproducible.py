@@ -4,7 +4,7 @@ Each case runs ``thinbridge train`` (encode texts and fingerprints into a fresh 
 score with bootstrap intervals and both baselines) in a subprocess, from a shell environment
 that asks for other CPU kernels or thread counts, and compares the frozen features (the
 sha256 the cache stores of each feature array) and ``metrics.json`` byte for byte. Without
-:mod:`thinbridge.numerics` these differ: torch picks AVX-512 kernels where the CPU has
+:mod:`thinbridge._util.numerics` these differ: torch picks AVX-512 kernels where the CPU has
 them, MKL splits matrix products across threads, OpenBLAS picks its kernels per CPU model.
 
 One machine cannot be two CPUs, so the cases stand in for them: they request, through the
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from thinbridge import numerics
+from thinbridge._util import numerics
 
 CASES = {
     "as configured": {},

@@ -1,4 +1,4 @@
-"""Tests for thinbridge.retrieval and the `thinbridge query` / `thinbridge index` commands.
+"""Tests for thinbridge.search.retrieval and the `thinbridge query` / `thinbridge index` commands.
 
 Everything is built here from 15 ChEMBL mechanism rows (12 drugs): a prepared data folder,
 one bridge trained on all pairs until it has memorised them (so that a training text must
@@ -14,13 +14,14 @@ import numpy as np
 import pytest
 
 from thinbridge import data as D
-from thinbridge import retrieval as R
-from thinbridge.index import Index
+from thinbridge._util.jsonio import sha256_file
+from thinbridge.search import retrieval as R
+from thinbridge.search.index import Index
 from thinbridge.cli import main
-from thinbridge.errors import UserError
-from thinbridge.model import save_run
-from thinbridge.progress import set_progress
-from thinbridge.train import RunConfig, fit, load_inputs, run_config_record, train_run
+from thinbridge._util.errors import UserError
+from thinbridge.bridge.model import save_run
+from thinbridge._util.progress import set_progress
+from thinbridge.training.run import RunConfig, fit, load_inputs, run_config_record, train_run
 
 COLUMNS = ["molecule_chembl_id", "molecule_pref_name", "canonical_smiles", "mechanism_of_action",
            "mechanism_action_type", "target_chembl_id", "target_pref_name", "target_organism"]
@@ -199,7 +200,7 @@ def test_index_build_report_and_query(world, capsys, tmp_path):
         [("4", "not_a_ring", "C1CC", "invalid_smiles")]
     manifest = json.loads((idx / "index.json").read_text())
     assert manifest["count"] == 4 and manifest["dim"] == 256 and manifest["skipped"] == 1
-    assert manifest["run"]["model_sha256"] == D.sha256_file(world["run"] / "model.safetensors")
+    assert manifest["run"]["model_sha256"] == sha256_file(world["run"] / "model.safetensors")
     assert manifest["sources"][0]["name"] == "lib.smi" and manifest["run"]["encoders"]["drug"] == "ecfp4-morgan-r2-2048"
     assert manifest["kind"] == "exact" and manifest["ann"] is None
     emb = load_file(str(idx / "embeddings.safetensors"))["embeddings"]

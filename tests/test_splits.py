@@ -1,4 +1,4 @@
-"""thinbridge.splits: Murcko scaffolds, scaffold/random splits over parent molecules, leakage audit."""
+"""thinbridge.data.splits: Murcko scaffolds, scaffold/random splits over parent molecules, leakage audit."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from conftest import ASPIRIN, CAFFEINE, HEXANOIC_ACID, varied_smiles
-from thinbridge import splits as S
-from thinbridge.errors import UserError
+from thinbridge.data import splits as S
+from thinbridge._util.errors import UserError
 
 
 @pytest.fixture(scope="module")

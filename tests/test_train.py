@@ -1,4 +1,4 @@
-"""thinbridge.train: RunConfig, fit() on synthetic correlated features, score_run()'s schema."""
+"""thinbridge.training.run: RunConfig, fit() on synthetic correlated features, score_run()'s schema."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from thinbridge import evaluation as E
-from thinbridge.baselines import random_heads
-from thinbridge.errors import UserError
-from thinbridge.train import METRICS_SCHEMA, Inputs, RunConfig, _val_mrr, embed, fit, score_run
+from thinbridge.evaluation import tasks as E
+from thinbridge.bridge.baselines import random_heads
+from thinbridge._util.errors import UserError
+from thinbridge.training.run import METRICS_SCHEMA, Inputs, RunConfig, _val_mrr, embed, fit, score_run
 
 N_PAIRS, N_TARGETS, DRUG_DIM, TEXT_DIM, LATENT = 200, 20, 128, 48, 12
 

@@ -1,22 +1,115 @@
 """thinbridge: thin contrastive bridges between frozen drug and text encoders.
 
-A reproduction of Tupakula, *Thin Bridges for Drug Text Alignment* (arXiv 2510.03309).
-Modules, ground floor first: ``numerics`` (CPU kernels, threads), ``config`` (RunConfig),
-``loaders`` and ``data`` (ChEMBL mechanisms -> pairs), ``download``, ``features`` (frozen ECFP4
-and sentence embeddings, cached), ``splits`` (scaffold/random, leakage audit), ``metrics``,
-``evaluation``, ``losses``, ``model``, ``grid`` (many bridges at once), ``baselines``,
-``train``, ``experiments``, ``library``/``index``/``build``/``retrieval`` (indexes and search;
-``shards`` and ``cluster`` build on Dask, ``ann`` adds FAISS search), ``synthetic`` and
-``projection`` (scale), ``plots``, ``book``, ``cli``.
-Importing the package is cheap: heavy libraries load in the modules that need them.
-It first pins the numerical libraries' CPU kernels and thread counts
-(:mod:`thinbridge.numerics`), so that every number comes out the same on any x86-64 machine.
+A reproduction of Tupakula, *Thin Bridges for Drug Text Alignment* (arXiv 2510.03309). The
+subpackages follow the road the data travel, each importing only those before it:
+
+``chem`` (structures to ChEMBL parents) -> ``data`` (mechanisms to pairs, splits) ->
+``features`` (frozen ECFP4 and sentence embeddings, cached) -> ``bridge`` (the two heads, run
+folders, baselines) -> ``evaluation`` (metrics, tasks, statistics) -> ``training`` (the
+batched trainer, one run, replicates) -> ``search`` (libraries, indexes, FAISS, Dask,
+queries) -> ``book`` (what the chapters share: experiments, claims, plots) -> ``cli``;
+``config`` (RunConfig and the named choices) and ``_util`` (errors, JSON, progress, processes,
+numerics, paths) sit under all of them, and ``testing`` (reference code, synthetic libraries)
+beside them, imported by nothing. ``.importlinter`` states the order and CI checks it.
+
+The names below are the public API. Importing the package is cheap: a name's module loads when
+it is first used (as datamol does), so ``import thinbridge`` pulls in neither torch, numpy nor
+pandas. It first pins the numerical libraries' CPU kernels and thread counts
+(:mod:`thinbridge._util.numerics`), so that every number comes out the same on any x86-64
+machine.
 """
-from . import numerics as _numerics
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from thinbridge._util import numerics as _numerics
 
 _numerics.configure()
 
 __version__ = "0.1.0"
 
-from .errors import UserError  # noqa: F401
-from .progress import set_progress  # noqa: F401
+#: public name -> the module that defines it
+_LAZY = {
+    # configuration and errors
+    "RunConfig": "thinbridge.config",
+    "UserError": "thinbridge._util.errors",
+    "set_progress": "thinbridge._util.progress",
+    "resolve_data_path": "thinbridge._util.paths",
+    # data
+    "prepare": "thinbridge.data.pairs",
+    "load_pairs": "thinbridge.data.pairs",
+    "text_view": "thinbridge.data.pairs",
+    "reasons_table": "thinbridge.data.pairs",
+    "load_table": "thinbridge.data.loaders",
+    "scaffold_split": "thinbridge.data.splits",
+    "split_pairs": "thinbridge.data.splits",
+    "molecules_table": "thinbridge.data.splits",
+    "scaffold_cache": "thinbridge.data.splits",
+    "split_summary": "thinbridge.data.splits",
+    "assert_no_leak": "thinbridge.data.splits",
+    "leakage_audit": "thinbridge.data.splits",
+    "save_split": "thinbridge.data.splits",
+    "load_split": "thinbridge.data.splits",
+    # features
+    "drug_features": "thinbridge.features.cache",
+    "text_features": "thinbridge.features.cache",
+    "describe_cache": "thinbridge.features.cache",
+    "drug_encoder": "thinbridge.features.drugs",
+    "text_encoder_id": "thinbridge.features.text",
+    # the bridge, training, evaluation
+    "Bridge": "thinbridge.bridge.model",
+    "load_run": "thinbridge.bridge.model",
+    "train_run": "thinbridge.training.run",
+    "load_inputs": "thinbridge.training.run",
+    "embed": "thinbridge.training.run",
+    "score_run": "thinbridge.training.run",
+    "replicate": "thinbridge.training.replicates",
+    "cross": "thinbridge.training.replicates",
+    "build_tasks": "thinbridge.evaluation.tasks",
+    "score_tasks": "thinbridge.evaluation.tasks",
+    "global_metrics": "thinbridge.evaluation.metrics",
+    "within_target_metrics": "thinbridge.evaluation.within_target",
+    # search
+    "Retriever": "thinbridge.search.retrieval",
+    "molecules_with_target": "thinbridge.search.retrieval",
+    "build_index": "thinbridge.search.build",
+    "Index": "thinbridge.search.index",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+if TYPE_CHECKING:  # pragma: no cover  (for editors and type checkers: the same names, eagerly)
+    from thinbridge._util.errors import UserError
+    from thinbridge._util.paths import resolve_data_path
+    from thinbridge._util.progress import set_progress
+    from thinbridge.bridge.model import Bridge, load_run
+    from thinbridge.config import RunConfig
+    from thinbridge.data.loaders import load_table
+    from thinbridge.data.pairs import load_pairs, prepare, reasons_table, text_view
+    from thinbridge.data.splits import (assert_no_leak, leakage_audit, load_split, molecules_table, save_split,
+                                        scaffold_cache, scaffold_split, split_pairs, split_summary)
+    from thinbridge.evaluation.metrics import global_metrics
+    from thinbridge.evaluation.tasks import build_tasks, score_tasks
+    from thinbridge.evaluation.within_target import within_target_metrics
+    from thinbridge.features.cache import describe_cache, drug_features, text_features
+    from thinbridge.features.drugs import drug_encoder
+    from thinbridge.features.text import text_encoder_id
+    from thinbridge.search.build import build_index
+    from thinbridge.search.index import Index
+    from thinbridge.search.retrieval import Retriever, molecules_with_target
+    from thinbridge.training.replicates import cross, replicate
+    from thinbridge.training.run import embed, load_inputs, score_run, train_run
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'thinbridge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -9,23 +9,27 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from .errors import UserError
+from thinbridge._util.errors import UserError
 
-#: how pairs are split over parent molecules (:mod:`thinbridge.splits`)
+#: ECFP4 as the paper: RDKit Morgan fingerprint of radius 2 folded to 2048 bits (the drug
+#: encoder, :mod:`thinbridge.features.drugs`, and the leakage audit of :mod:`thinbridge.data.splits`)
+ECFP_RADIUS = 2
+ECFP_BITS = 2048
+#: how pairs are split over parent molecules (:mod:`thinbridge.data.splits`)
 SPLIT_KINDS = ("scaffold", "random")
-#: the text views (templates in :data:`thinbridge.data.TEXT_TEMPLATES`)
+#: the text views (templates in :data:`thinbridge.data.pairs.TEXT_TEMPLATES`)
 TEXT_VIEWS = ("basic", "rich")
-#: how training batches are drawn (:func:`thinbridge.grid.batch_order`)
+#: how training batches are drawn (:func:`thinbridge.training.grid.batch_order`)
 BATCH_KINDS = ("random", "target")
-#: the frozen drug encoders (:data:`thinbridge.features.DRUG_ENCODERS`); ecfp4 is the paper's
+#: the frozen drug encoders (:data:`thinbridge.features.drugs.DRUG_ENCODERS`); ecfp4 is the paper's
 DRUG_ENCODERS = ("ecfp4", "ecfp4-count", "ecfp6", "fcfp4", "atompair", "torsion", "maccs", "rdkit2d", "ecfp4+rdkit2d")
 #: the bridge's heads: linear (the paper's) or with one hidden ReLU layer
 BRIDGE_KINDS = ("linear", "mlp")
-#: retrieval protocols (:mod:`thinbridge.evaluation`)
+#: retrieval protocols (:mod:`thinbridge.evaluation.tasks`)
 PROTOCOLS = ("distinct", "any_match", "pair")
-#: lines of a library per partition: an index build's unit of work and of batching (:mod:`thinbridge.build`)
+#: lines of a library per partition: an index build's unit of work and of batching (:mod:`thinbridge.search.build`)
 CHUNK_SIZE = 4096
-#: index kinds (:mod:`thinbridge.ann`): exact search, or approximate with FAISS; auto picks by size
+#: index kinds (:mod:`thinbridge.search.ann`): exact search, or approximate with FAISS; auto picks by size
 INDEX_KINDS = ("exact", "hnsw", "ivfpq")
 INDEX_KIND_CHOICES = ("auto",) + INDEX_KINDS
 #: ``--kind auto`` builds an exact index below this many molecules, ``ivfpq`` from here on
@@ -40,7 +44,7 @@ class RunConfig:
     split_seed: int = 0
     sizes: tuple = (0.8, 0.1, 0.1)
     seed: int = 0                    # initialisation and batch order
-    text_view: str = "rich"          # 'basic' or 'rich' (thinbridge.data.TEXT_TEMPLATES)
+    text_view: str = "rich"          # 'basic' or 'rich' (thinbridge.data.pairs.TEXT_TEMPLATES)
     with_name: bool = False          # prefix the drug name to the text ("WithDrug")
     text_model: str | None = None    # None: offline all-MiniLM-L6-v2
     drug_encoder: str = "ecfp4"      # one of DRUG_ENCODERS (ECFP4 bits, as the paper)
@@ -58,7 +62,7 @@ class RunConfig:
     per_target: int = 8              # with batches='target': drugs of one target kept together in a batch
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    protocol: str = "distinct"       # see thinbridge.evaluation
+    protocol: str = "distinct"       # see thinbridge.evaluation.tasks
     n_boot: int = 1000
 
     def validate(self) -> "RunConfig":

@@ -1,0 +1,10 @@
+"""Chemistry: a drug structure to its ChEMBL parent.
+
+``parent`` holds ChEMBL's standardisation and parent rules (``chembl_structure_pipeline``'s
+algorithms with what they rebuild per molecule built once); ``structures`` applies them to
+SMILES (:func:`standardise_parent`, many at once, a user's one) and names why a structure
+cannot be used. May import :mod:`thinbridge._util` and :mod:`thinbridge.config` only.
+"""
+from thinbridge.chem.structures import STRUCTURE_REASONS, StructureError, standardise_parent, standardise_one
+
+__all__ = ["STRUCTURE_REASONS", "StructureError", "standardise_parent", "standardise_one"]

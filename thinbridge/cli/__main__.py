@@ -1,0 +1,6 @@
+"""``python -m thinbridge.cli``: the command line."""
+import sys
+
+from thinbridge.cli import main
+
+sys.exit(main())
