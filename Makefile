@@ -63,7 +63,7 @@ setup:  ## create .venv, install requirements.txt (TORCH_INDEX=URL: an extra ind
 	fi
 
 # The executed notebooks committed in book/ are full-profile runs (`make book`).
-# `make book` executes only the stale chapters (thinbridge/chapters.py says what each reads
+# `make book` executes only the stale chapters (thinbridge/book/chapters.py says what each reads
 # and writes; artifacts/book_manifest.json what ran), then builds the HTML of the pages that
 # changed. `make book FORCE=1` executes every chapter. `make status` says what is stale, and why.
 # `make book-fast` overwrites them with fast-profile runs in the same place: good for
@@ -91,8 +91,9 @@ JB_ALL   ?= --all
 html:  ## build the HTML from the executed notebooks (no execution; warnings are errors) into _build/html
 	$(JB) build . $(JB_ALL) -W --keep-going
 
-test:  ## everything: notebook format, unit tests, nbval, HTML build with -W, headless Chromium check
+test:  ## everything: notebook format, import layers, unit tests, nbval, HTML build with -W, headless Chromium check
 	$(MAKE) format-check
+	$(MAKE) imports
 	$(MAKE) unit
 	$(MAKE) nbval
 	$(MAKE) html
@@ -103,6 +104,9 @@ format:  ## format the notebook sources (ruff format; line length in pyproject.t
 
 format-check:  ## fail if a notebook source is not formatted (make format fixes it)
 	$(PY) -m ruff format --check --diff notebooks
+
+imports:  ## the package's layers import only downwards, nothing imports thinbridge.testing (.importlinter)
+	$(VENV)/bin/lint-imports --no-cache
 
 unit:  ## the package's unit tests
 	$(PY) -m pytest -q -p no:cacheprovider tests

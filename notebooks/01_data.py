@@ -49,15 +49,29 @@ profile = "full"  # "full" or "fast" (this chapter does the same work in both)
 
 # %%
 from thinbridge import book  # first: pins the CPU kernels
+from thinbridge import (
+    ECFP_ID,
+    NAME_TEMPLATE,
+    TEXT_TEMPLATES,
+    TEXT_VIEWS,
+    describe_cache,
+    drug_features,
+    load_mechanisms,
+    load_pairs,
+    prepare,
+    reasons_table,
+    resolve_data_path,
+    sha256_file,
+    text_encoder_id,
+    text_features,
+    text_view,
+)
 
 import json
 
 import pandas as pd
 from IPython.display import display
 
-from thinbridge import data as D
-from thinbridge import features as F
-from thinbridge._util.paths import resolve_data_path
 
 paths = book.setup()
 DATA = paths.data
@@ -71,8 +85,8 @@ print("input file:", SOURCE.name)
 # ignored; a missing one is an error that names it). The sha256 identifies the exact file.
 
 # %%
-raw = D.load_mechanisms(SOURCE)
-print(f"sha256 {D.sha256_file(SOURCE)}")
+raw = load_mechanisms(SOURCE)
+print(f"sha256 {sha256_file(SOURCE)}")
 print(
     f"{len(raw)} rows, {raw.molecule_chembl_id.nunique()} molecules, "
     f"{raw.target_chembl_id.nunique()} targets, "
@@ -95,7 +109,7 @@ raw.head(3)
 # a reason. Nothing disappears silently: the report below adds up.
 
 # %%
-res = D.prepare(SOURCE, DATA, show_progress=False)
+res = prepare(SOURCE, DATA, show_progress=False)
 report = res.report
 accounted = (
     report["pairs"]
@@ -114,7 +128,7 @@ print(
     f"{report['targets']} targets, {report['targets_with_2plus_molecules']} "
     "targets with two or more molecules"
 )
-D.reasons_table(res.dropped, res.merged)
+reasons_table(res.dropped, res.merged)
 
 # %% [markdown]
 # What counts as *no parent* (`empty_parent` in the table above): ChEMBL's pipeline keeps a
@@ -163,7 +177,7 @@ display(
         ["row", "molecule_chembl_id", "name", "merged_into"]
     ]
 )
-pairs_all = D.load_pairs(DATA)
+pairs_all = load_pairs(DATA)
 pairs_all[pairs_all.drug_name.str.startswith("Baloxavir")][
     ["pair_id", "drug_name", "target_chembl_id", "target_organism"]
 ]
@@ -194,15 +208,15 @@ print(
 # %%
 print(
     "templates:",
-    json.dumps(D.TEXT_TEMPLATES, indent=1),
+    json.dumps(TEXT_TEMPLATES, indent=1),
     "\nwith name:",
-    D.NAME_TEMPLATE,
+    NAME_TEMPLATE,
 )
 example = pairs[pairs.drug_name == "Acetazolamide"].head(1)
 pd.DataFrame(
     [
-        {"view": v, "drug name": n, "text": D.text_view(example, v, n)[0]}
-        for v in D.TEXT_VIEWS
+        {"view": v, "drug name": n, "text": text_view(example, v, n)[0]}
+        for v in TEXT_VIEWS
         for n in (False, True)
     ]
 )
@@ -227,9 +241,9 @@ print(
 
 # %%
 counts = []
-for view in D.TEXT_VIEWS:
+for view in TEXT_VIEWS:
     for with_name in (False, True):
-        t = D.text_view(pairs, view, with_name)
+        t = text_view(pairs, view, with_name)
         name = "with name" if with_name else "no name  "
         counts.append(
             f"{view:5s} {name}: {len(set(t)):5d} distinct texts for {len(t)} "
@@ -252,7 +266,7 @@ print("\n".join(counts))
 # The book trains on the `rich` view, with and without the name.
 
 # %%
-fp = F.drug_features(
+fp = drug_features(
     pairs.parent_smiles.tolist(), DATA / "cache", show_progress=False
 )
 print(
@@ -260,21 +274,19 @@ print(
     "average"
 )
 for with_name in (False, True):
-    emb = F.text_features(
-        D.text_view(pairs, "rich", with_name),
+    emb = text_features(
+        text_view(pairs, "rich", with_name),
         text_model,
         DATA / "cache",
         show_progress=False,
     )
     print(
-        f"text ({F.text_encoder_id(text_model)}), rich, "
+        f"text ({text_encoder_id(text_model)}), rich, "
         f"{'with' if with_name else 'without'} name: {emb.shape}"
     )
 # the cache entries this chapter made (later chapters add other encoders' features to it)
-cache = pd.DataFrame(F.describe_cache(DATA / "cache"))
-mine = cache.encoder.str.startswith(
-    (F.ECFP_ID, F.text_encoder_id(text_model))
-)
+cache = pd.DataFrame(describe_cache(DATA / "cache"))
+mine = cache.encoder.str.startswith((ECFP_ID, text_encoder_id(text_model)))
 cache[mine][["encoder", "rows"]].reset_index(drop=True)
 
 # %% [markdown]

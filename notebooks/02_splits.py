@@ -44,7 +44,14 @@ import pandas as pd
 from IPython.display import display
 
 from thinbridge.book import plots
-from thinbridge.data import splits as S
+from thinbridge import (
+    ACYCLIC,
+    leakage_audit,
+    molecules_table,
+    save_split,
+    split_pairs,
+    split_summary,
+)
 
 paths = book.setup()
 pairs = book.load_pairs(paths)
@@ -57,12 +64,12 @@ pairs = book.load_pairs(paths)
 
 # %% mystnb={"image": {"alt": "Bar chart of scaffold group sizes: most scaffolds hold one molecule, a few hold many"}}
 # written once, read by later chapters
-mols = S.molecules_table(pairs, cache=paths.data / "scaffolds.tsv")
+mols = molecules_table(pairs, cache=paths.artifact(book.SCAFFOLDS))
 group_sizes = mols.groupby("scaffold").size().sort_values(ascending=False)
 print(
     f"{len(mols)} parent molecules, {len(group_sizes)} scaffold groups, "
     f"{(group_sizes == 1).sum()} singletons; acyclic group: "
-    f"{group_sizes.get(S.ACYCLIC, 0)} molecules"
+    f"{group_sizes.get(ACYCLIC, 0)} molecules"
 )
 fig = plots.bar_sizes(
     group_sizes.to_numpy(),
@@ -81,7 +88,7 @@ group_sizes.head(5).rename("molecules").to_frame()
 # %%
 split_labels = {}
 for kind in ("scaffold", "random"):
-    lab = S.split_pairs(pairs, kind, sizes, split_seed, mols=mols)
+    lab = split_pairs(pairs, kind, sizes, split_seed, mols=mols)
     split_labels[kind] = lab
     side_of_mol = (
         pd.Series(lab.values, index=pairs.parent_inchikey)
@@ -100,9 +107,9 @@ for kind in ("scaffold", "random"):
             .split.nunique()
         )
         assert (side_of_scaf == 1).all(), "a scaffold on two sides"
-    S.save_split(paths.split_file(kind, split_seed), pairs, lab)
+    save_split(paths.split_file(kind, split_seed), pairs, lab)
     print(kind)
-    display(S.split_summary(pairs, lab, mols))
+    display(split_summary(pairs, lab, mols))
 
 # %%
 scaf_sides = mols.assign(
@@ -140,7 +147,7 @@ for kind, lab in split_labels.items():
         .drop_duplicates("parent_inchikey")
         .parent_smiles
     )
-    nn[kind], audit[kind] = S.leakage_audit(tr.tolist(), te.tolist())
+    nn[kind], audit[kind] = leakage_audit(tr.tolist(), te.tolist())
 audit_df = pd.DataFrame(audit).T
 assert audit_df.loc["scaffold", "mean"] < audit_df.loc["random", "mean"]
 audit_df.round(3)
@@ -172,7 +179,7 @@ fig = plots.histograms(
 
 # %%
 other = {
-    kind: S.split_pairs(pairs, kind, sizes, 1, mols=mols)
+    kind: split_pairs(pairs, kind, sizes, 1, mols=mols)
     for kind in ("scaffold", "random")
 }
 means = {}
@@ -187,7 +194,7 @@ for kind, lab in other.items():
         .drop_duplicates("parent_inchikey")
         .parent_smiles
     )
-    means[kind] = S.leakage_audit(tr.tolist(), te.tolist())[1]["mean"]
+    means[kind] = leakage_audit(tr.tolist(), te.tolist())[1]["mean"]
 print(
     {k: round(v, 3) for k, v in means.items()},
     "scaffold below random:",

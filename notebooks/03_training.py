@@ -61,16 +61,17 @@ from IPython.display import display
 
 from thinbridge.book import experiments as X
 from thinbridge.book import plots
-from thinbridge.config import RunConfig
-from thinbridge.training.run import train_run
+from thinbridge import (
+    RunConfig,
+    train_run,
+)
 
 paths = book.setup()
 pairs = book.load_pairs(paths)
 base = RunConfig(
     seed=seed, split_seed=split_seed, text_model=text_model, text_view="rich"
 )
-if profile == "fast":
-    base = dataclasses.replace(base, epochs=4, n_boot=100)
+base = book.for_profile(base, profile)  # fast: book.FAST_PROFILE
 print(json.dumps(base.to_dict(), indent=1))
 
 # %% [markdown]
@@ -114,7 +115,7 @@ for label, kw in RUNS.items():
     )
 X.save_json(
     {"runs": runs, "meta": RUNS, "config": base.to_dict()},
-    paths.runs / "main.json",
+    paths.artifact(book.MAIN_RUNS),
 )
 print(f"trainable parameters per bridge: {res['model'].n_parameters():,}")
 
@@ -139,7 +140,7 @@ fig = plots.training_curves(
 # %%
 long = X.long_results(metrics)
 table1 = X.results_table(long)
-table1.to_csv(paths.artifacts / "table1.tsv", sep="\t")
+table1.to_csv(paths.artifact(book.TABLE1), sep="\t")
 display(table1["text_to_drug"])
 
 # %%

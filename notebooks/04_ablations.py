@@ -53,8 +53,10 @@ from IPython.display import display
 
 from thinbridge.book import experiments as X
 from thinbridge.book import plots
-from thinbridge.config import RunConfig
-from thinbridge.training.run import load_inputs
+from thinbridge import (
+    RunConfig,
+    load_inputs,
+)
 
 paths = book.setup()
 base = RunConfig(
@@ -70,7 +72,7 @@ if profile == "fast":
         [0.0, 0.15],
         [1.0, 4.0],
     )
-    base = dataclasses.replace(base, epochs=4)
+base = book.for_profile(base, profile)  # fast: book.FAST_PROFILE
 pairs = book.load_pairs(paths)
 split = book.load_split(paths, pairs, "scaffold", split_seed)
 inputs = {
@@ -99,7 +101,7 @@ abl = X.ablation_grid(
     n_jobs=n_jobs,
     show_progress=False,
 )
-abl.to_csv(paths.artifacts / "ablation.tsv", sep="\t", index=False)
+abl.to_csv(paths.artifact(book.ABLATION), sep="\t", index=False)
 print(
     f"trained {len(abl)} bridges; best epochs ranged "
     f"{abl.best_epoch.min()}–{abl.best_epoch.max()}"
@@ -170,7 +172,7 @@ abl_beta = X.ablation_grid(
     hard_weights=hard_weights,
 )
 abl_beta.to_csv(
-    paths.artifacts / "ablation_hard_weight.tsv", sep="\t", index=False
+    paths.artifact(book.ABLATION_HARD_WEIGHT), sep="\t", index=False
 )
 cols = ["wt_R@1", "wt_R@1_all", "R@1", "MRR"]
 abl_beta.groupby(["with_name", "hard_weight"])[cols].agg(

@@ -36,13 +36,17 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown, display
 
-from thinbridge.evaluation import tasks as E
 from thinbridge.book import experiments as X
 from thinbridge.book import plots
-from thinbridge.training.run import embed
+from thinbridge import (
+    allowed_mask,
+    build_tasks,
+    embed,
+    random_cmc,
+)
 
 paths = book.setup()
-main = X.load_json(paths.runs / "main.json")
+main = X.load_json(paths.artifact(book.MAIN_RUNS))
 metrics = {
     label: X.load_json(paths.run_dir(name) / "metrics.json")
     for label, name in main["runs"].items()
@@ -103,7 +107,7 @@ fig = plots.similarity_panels(
 
 # %% mystnb={"image": {"alt": "Figure 3: cumulative match curves, Recall@k for k up to 50, global and within target, against a random ranking"}}
 rows = inp.rows("test")
-task = E.build_tasks(
+task = build_tasks(
     pairs.iloc[rows], [inp.texts[i] for i in rows], "distinct"
 )["text_to_drug"]
 curves, chance = {}, {}
@@ -116,8 +120,8 @@ for label in ("scaffold · NoDrug", "scaffold · WithDrug"):
     curves[f"within target (all queries), {label.split(' · ')[1]}"] = c[
         "within_target_all"
     ][:cmc_k]
-chance["random ranking, global"] = E.random_cmc(task, cmc_k)
-chance["random ranking, within target"] = E.random_cmc(
+chance["random ranking, global"] = random_cmc(task, cmc_k)
+chance["random ranking, within target"] = random_cmc(
     task, cmc_k, within_target=True
 )
 fig = plots.cmc_plot(
@@ -132,7 +136,7 @@ fig = plots.cmc_plot(
 # few ranks, while the global curve climbs slowly through hundreds of candidates. The sizes:
 
 # %%
-sizes = E.allowed_mask(task).sum(1)
+sizes = allowed_mask(task).sum(1)
 print(
     f"within-target candidate sets: median {np.median(sizes):.0f}, max "
     f"{sizes.max()}; "
@@ -221,7 +225,7 @@ short.assign(
 # text → drug (the direction of "drug retrieval").
 
 # %%
-abl_path = paths.artifacts / "ablation.tsv"
+abl_path = paths.artifact(book.ABLATION)
 abl = pd.read_csv(abl_path, sep="\t") if abl_path.exists() else None
 cmp = X.paper_comparison(metrics, main["meta"], abl)
 num = cmp[cmp["difference"].notna()].copy()

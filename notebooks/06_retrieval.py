@@ -60,7 +60,10 @@ from IPython.display import Markdown, display
 
 from thinbridge.book import plots
 from thinbridge.book import projection
-from thinbridge.search.retrieval import Retriever, molecules_with_target
+from thinbridge import (
+    Retriever,
+    molecules_with_target,
+)
 
 paths = book.setup(max_colwidth=70)
 r = Retriever.load(paths.run_dir(run_name))
@@ -199,7 +202,7 @@ for row in examples.itertuples():
 # molecules written as a SMILES file, plus one broken line to show the report.
 
 # %%
-lib = paths.artifacts / "library_demo.smi"
+lib = paths.artifact(book.LIBRARY_DEMO)
 lines = [
     f"{s} {cid}"
     for s, cid in zip(examples.parent_smiles, examples.molecule_chembl_id)
@@ -211,19 +214,21 @@ lines += [
 ]
 lines.insert(2, "C1CC( not-a-smiles")
 lib.write_text("\n".join(lines) + "\n")
-info = r.build_index(lib, paths.artifacts / "index_demo", show_progress=False)
+info = r.build_index(
+    lib, paths.artifact(book.INDEX_DEMO), show_progress=False
+)
 print(
     f"indexed {info['count']} molecules from {info['rows_read']} lines; "
     f"skipped {info['skipped']}"
 )
 skipped = pd.read_csv(
-    paths.artifacts / "index_demo" / "skipped.tsv", sep="\t"
+    paths.artifact(book.INDEX_DEMO) / "skipped.tsv", sep="\t"
 )
 display(skipped)
 r.search_text(
     "glucocorticoid receptor agonist",
     k=3,
-    index=paths.artifacts / "index_demo",
+    index=paths.artifact(book.INDEX_DEMO),
 )
 
 # %% [markdown]

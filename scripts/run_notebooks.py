@@ -9,7 +9,7 @@ executed notebook to ``book/NN_name.ipynb``.
 A chapter is executed only when something that can change its outputs changed since it
 last ran here: its code or text, its parameters, the package modules it imports,
 ``requirements.txt``, the data, the ``artifacts/`` files it reads from an earlier chapter,
-or its own outputs (``thinbridge/chapters.py`` declares what each reads and writes, and
+or its own outputs (``thinbridge/book/chapters.py`` declares what each reads and writes, and
 explains the rules; ``artifacts/book_manifest.json`` records what ran). A chapter whose
 code changed makes the chapters that read its outputs stale; one whose text alone changed
 does not.
@@ -297,7 +297,7 @@ def write_timings(profile: str, timings: dict[str, float], partial: bool, caches
 
 def write_teaching_table(profile: str, record: dict) -> Path:
     """``benchmarks/book_timings_<profile>.md``: each chapter's minutes and what must run before it,
-    from the timings and thinbridge/chapters.py (book/reproduce.md includes the full profile's)."""
+    from the timings and thinbridge/book/chapters.py (book/reproduce.md includes the full profile's)."""
     from thinbridge.book import chapters as C
 
     m = record["machine"]
@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     sources = {s.stem: s for s in find_sources(None)}
     unknown = sorted(set(sources) - set(names))
     if unknown:
-        sys.exit(f"run_notebooks: notebooks/{unknown[0]}.py is not declared in thinbridge/chapters.py (CHAPTERS)")
+        sys.exit(f"run_notebooks: notebooks/{unknown[0]}.py is not declared in thinbridge/book/chapters.py (CHAPTERS)")
     wanted = [s.stem for s in find_sources(args.only)]
     # -p parameters go to the chapters asked for (all, without --only); the earlier chapters
     # that --only runs first get the defaults, as the chapters asked for expect them

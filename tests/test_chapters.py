@@ -13,12 +13,14 @@ import pytest
 
 from thinbridge.book import chapters as C
 
+import thinbridge.book as book  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = [c.name for c in C.CHAPTERS]
 BY = C.by_name()
 # which package files each chapter "imported" in the fake project
-MODULES = {n: ["thinbridge/book.py", "thinbridge/data.py"] for n in NAMES}
-MODULES["04_ablations"] = [*MODULES["04_ablations"], "thinbridge/grid.py"]
+MODULES = {n: ["thinbridge/book/__init__.py", "thinbridge/data/pairs.py"] for n in NAMES}
+MODULES["04_ablations"] = [*MODULES["04_ablations"], "thinbridge/training/grid.py"]
 PARAMS = {"profile": "full"}
 
 
@@ -49,9 +51,15 @@ def test_what_a_notebook_writes_under_artifacts_is_declared(name):
         written.add(f"artifacts/figures/{m[1]}")
     for m in re.finditer(r'(?:to_csv|save_json)\([^)]*paths\.(artifacts|runs) / "([^"]+)"', src):
         written.add(f"artifacts/{'' if m[1] == 'artifacts' else 'runs/'}{m[2]}")
+    for m in re.finditer(r'paths\.artifact\(\s*book\.([A-Z_0-9]+)\s*\)', src):  # named through thinbridge.book:
+        path = f"artifacts/{getattr(book, m[1])}"  # read or written, the chapter declares it
+        assert any(C._covers(d, path) for d in BY[name].writes + BY[name].reads), \
+            f"{name} uses {path} but thinbridge/book/chapters.py declares it neither read nor written"
+    assert not re.search(r'paths\.(artifacts|runs|data) / "', src), \
+        f"{name} spells an artifact's name; use paths.artifact(book.NAME) (thinbridge/book/__init__.py)"
     for path in written:
         assert any(C._covers(w, path) and len(w) <= len(path) for w in BY[name].writes), \
-            f"{name} writes {path} but thinbridge/chapters.py does not declare it"
+            f"{name} writes {path} but thinbridge/book/chapters.py does not declare it"
 
 
 @pytest.fixture
@@ -64,6 +72,7 @@ def project(tmp_path):
     (root / "requirements.txt").write_text("numpy==2.4.6\n")
     (root / "thinbridge").mkdir()
     for m in {m for ms in MODULES.values() for m in ms}:
+        (root / m).parent.mkdir(parents=True, exist_ok=True)
         (root / m).write_text(f"# {m}\n")
     data = root / "data.tsv"
     data.write_text("molecule\ttext\n")
@@ -108,7 +117,7 @@ def test_no_manifest_runs_everything(project):
 
 def test_a_package_file_marks_its_chapter_and_exactly_its_dependents(project):
     root, data = project
-    (root / "thinbridge" / "grid.py").write_text("# edited\n")
+    (root / "thinbridge" / "training" / "grid.py").write_text("# edited\n")
     assert stale(root, data) == with_dependents("04_ablations") == [
         "04_ablations", "05_figures", "07_replication", "09_verdict"]
     why = C.plan(root, C.load_manifest(root), PARAMS, data)

@@ -33,15 +33,23 @@ __version__ = "0.1.0"
 _LAZY = {
     # configuration and errors
     "RunConfig": "thinbridge.config",
+    "TEXT_VIEWS": "thinbridge.config",
+    "ECFP_RADIUS": "thinbridge.config",
+    "ECFP_BITS": "thinbridge.config",
     "UserError": "thinbridge._util.errors",
     "set_progress": "thinbridge._util.progress",
     "resolve_data_path": "thinbridge._util.paths",
+    "sha256_file": "thinbridge._util.jsonio",
     # data
     "prepare": "thinbridge.data.pairs",
     "load_pairs": "thinbridge.data.pairs",
     "text_view": "thinbridge.data.pairs",
     "reasons_table": "thinbridge.data.pairs",
+    "TEXT_TEMPLATES": "thinbridge.data.pairs",
+    "NAME_TEMPLATE": "thinbridge.data.pairs",
+    "load_mechanisms": "thinbridge.data.loaders",
     "load_table": "thinbridge.data.loaders",
+    "ACYCLIC": "thinbridge.data.splits",
     "scaffold_split": "thinbridge.data.splits",
     "split_pairs": "thinbridge.data.splits",
     "molecules_table": "thinbridge.data.splits",
@@ -55,6 +63,7 @@ _LAZY = {
     "drug_features": "thinbridge.features.cache",
     "text_features": "thinbridge.features.cache",
     "describe_cache": "thinbridge.features.cache",
+    "ECFP_ID": "thinbridge.features.drugs",
     "drug_encoder": "thinbridge.features.drugs",
     "text_encoder_id": "thinbridge.features.text",
     # the bridge, training, evaluation
@@ -68,6 +77,8 @@ _LAZY = {
     "cross": "thinbridge.training.replicates",
     "build_tasks": "thinbridge.evaluation.tasks",
     "score_tasks": "thinbridge.evaluation.tasks",
+    "allowed_mask": "thinbridge.evaluation.tasks",
+    "random_cmc": "thinbridge.evaluation.tasks",
     "global_metrics": "thinbridge.evaluation.metrics",
     "within_target_metrics": "thinbridge.evaluation.within_target",
     # search
@@ -84,16 +95,17 @@ if TYPE_CHECKING:  # pragma: no cover  (for editors and type checkers: the same 
     from thinbridge._util.paths import resolve_data_path
     from thinbridge._util.progress import set_progress
     from thinbridge.bridge.model import Bridge, load_run
-    from thinbridge.config import RunConfig
-    from thinbridge.data.loaders import load_table
-    from thinbridge.data.pairs import load_pairs, prepare, reasons_table, text_view
-    from thinbridge.data.splits import (assert_no_leak, leakage_audit, load_split, molecules_table, save_split,
+    from thinbridge._util.jsonio import sha256_file
+    from thinbridge.config import ECFP_BITS, ECFP_RADIUS, TEXT_VIEWS, RunConfig
+    from thinbridge.data.loaders import load_mechanisms, load_table
+    from thinbridge.data.pairs import NAME_TEMPLATE, TEXT_TEMPLATES, load_pairs, prepare, reasons_table, text_view
+    from thinbridge.data.splits import (ACYCLIC, assert_no_leak, leakage_audit, load_split, molecules_table, save_split,
                                         scaffold_cache, scaffold_split, split_pairs, split_summary)
     from thinbridge.evaluation.metrics import global_metrics
-    from thinbridge.evaluation.tasks import build_tasks, score_tasks
+    from thinbridge.evaluation.tasks import allowed_mask, build_tasks, random_cmc, score_tasks
     from thinbridge.evaluation.within_target import within_target_metrics
     from thinbridge.features.cache import describe_cache, drug_features, text_features
-    from thinbridge.features.drugs import drug_encoder
+    from thinbridge.features.drugs import ECFP_ID, drug_encoder
     from thinbridge.features.text import text_encoder_id
     from thinbridge.search.build import build_index
     from thinbridge.search.index import Index

@@ -7,7 +7,15 @@ A chapter starts with one call::
     pairs = book.load_pairs(paths)            # what chapter 1 prepared
     split = book.load_split(paths, pairs, "scaffold", 0)
 
-and names files through ``paths`` (:class:`BookPaths`), so a file name is spelled in one place.
+and names files through ``paths`` (:class:`BookPaths`): ``paths.artifact(book.ABLATION)``.
+Every file a chapter writes or reads is spelled once, below, and :mod:`thinbridge.book.chapters`
+declares each chapter's reads and writes with the same names. The fast profile's settings are
+:data:`FAST_PROFILE`, applied by :func:`for_profile`.
+
+The subpackage holds what the chapters share: ``experiments`` (grids of runs, the paper's
+numbers, tables), ``claims`` (the verdict's records and rules), ``plots``, ``projection``
+(index build and search at scale) and ``chapters`` (the chapter set and what makes one stale).
+The top layer below the command line: it may import every other subpackage.
 """
 from __future__ import annotations
 
@@ -16,6 +24,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thinbridge._util.paths import artifacts_dir, project_root
+
+# -- the files the chapters write and read, relative to ``artifacts/`` (chapter that writes it)
+PAIRS = "data/pairs.tsv"                      # 01: the prepared pairs (and report.json, dropped.tsv, merged.tsv)
+REPORT = "data/report.json"
+DROPPED = "data/dropped.tsv"
+MERGED = "data/merged.tsv"
+SCAFFOLDS = "data/scaffolds.tsv"              # 02: each parent molecule's Bemis-Murcko scaffold
+SPLITS = "splits"                             # 02: one file per (kind, seed)
+RUNS = "runs"                                 # 03: run folders
+MAIN_RUNS = "runs/main.json"                  # 03: the four main runs' metrics and settings
+TABLE1 = "table1.tsv"                         # 03
+ABLATION = "ablation.tsv"                     # 04: the temperature x margin x name grid
+ABLATION_HARD_WEIGHT = "ablation_hard_weight.tsv"  # 04
+LIBRARY_DEMO = "library_demo.smi"             # 06
+INDEX_DEMO = "index_demo"                     # 06
+REPLICATION_RECORDS = "replication.tsv.gz"    # 07: per-query records over split and model seeds
+CLAIMS_REPLICATION = "claims_replication.json"  # 07: the paper's claims, judged
+ENCODER_RECORDS = "encoders.tsv.gz"           # 08
+CLAIMS_ENCODERS = "claims_encoders.json"      # 08
+FIGURES = "figures"
+
+#: what the fast profile changes in a chapter's RunConfig (fewer epochs and bootstrap resamples)
+FAST_PROFILE = {"epochs": 4, "n_boot": 100}
+PROFILES = ("full", "fast")
 
 
 @dataclass(frozen=True)
@@ -32,15 +64,19 @@ class BookPaths:
 
     @property
     def splits(self) -> Path:
-        return self.artifacts / "splits"
+        return self.artifacts / SPLITS
 
     @property
     def runs(self) -> Path:
-        return self.artifacts / "runs"
+        return self.artifacts / RUNS
 
     @property
     def figures(self) -> Path:
-        return self.artifacts / "figures"
+        return self.artifacts / FIGURES
+
+    def artifact(self, name: str) -> Path:
+        """A file under ``artifacts/`` named by one of this module's constants: ``paths.artifact(ABLATION)``."""
+        return self.artifacts / name
 
     def split_file(self, kind: str, seed: int) -> Path:
         """``artifacts/splits/scaffold_seed0.tsv`` (:func:`thinbridge.data.splits.split_filename`)."""
@@ -83,3 +119,14 @@ def load_split(paths: BookPaths, pairs, kind: str, seed: int):
     from thinbridge.data.splits import load_split as _load
 
     return _load(paths.split_file(kind, seed), pairs)
+
+
+def for_profile(cfg, profile: str):
+    """``cfg`` as the profile runs it: unchanged for ``full``, :data:`FAST_PROFILE` applied for ``fast``."""
+    import dataclasses
+
+    if profile not in PROFILES:
+        from thinbridge._util.errors import UserError
+
+        raise UserError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    return cfg if profile == "full" else dataclasses.replace(cfg, **FAST_PROFILE)

@@ -36,6 +36,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import thinbridge.book as B
+
 #: bump when the runner changes what it writes into an executed notebook
 RUNNER_VERSION = 1
 #: the manifest, under the project root
@@ -67,28 +69,35 @@ class Chapter:
 
 
 _A = "artifacts/"
+
+
+def _a(*names: str) -> tuple[str, ...]:
+    """Files under artifacts/ by their :mod:`thinbridge.book` names, relative to the project root."""
+    return tuple(_A + n for n in names)
+
+
+def _fig(name: str) -> str:
+    return f"{B.FIGURES}/{name}"
+
 #: every chapter, in the order they run; what each reads and writes
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("01_data", reads=(DATA,),
-            writes=(_A + "data/pairs.tsv", _A + "data/report.json", _A + "data/dropped.tsv",
-                    _A + "data/merged.tsv")),
-    Chapter("02_splits", reads=(_A + "data/pairs.tsv",),
-            writes=(_A + "data/scaffolds.tsv", _A + "splits", _A + "figures/scaffold_sizes.png",
-                    _A + "figures/leakage.png")),
-    Chapter("03_training", reads=(_A + "data/pairs.tsv", _A + "splits"),
-            writes=(_A + "runs", _A + "table1.tsv", _A + "figures/training_curves.png")),
-    Chapter("04_ablations", reads=(_A + "data/pairs.tsv", _A + "splits"),
-            writes=(_A + "ablation.tsv", _A + "ablation_hard_weight.tsv", _A + "figures/figure4_ablation.png")),
-    Chapter("05_figures", reads=(_A + "data/pairs.tsv", _A + "splits", _A + "runs", _A + "ablation.tsv"),
-            writes=(_A + "figures/figure1_before_after.png", _A + "figures/figure2_test_pairs.png",
-                    _A + "figures/figure3_cmc.png", _A + "figures/figure5_frozen.png")),
-    Chapter("06_retrieval", reads=(_A + "data/pairs.tsv", _A + "splits", _A + "runs", "benchmarks/index.json"),
-            writes=(_A + "library_demo.smi", _A + "index_demo")),
-    Chapter("07_replication", reads=(_A + "data/pairs.tsv", _A + "data/scaffolds.tsv", _A + "ablation.tsv"),
-            writes=(_A + "replication.tsv.gz", _A + "claims_replication.json")),
-    Chapter("08_encoders", reads=(_A + "data/pairs.tsv", _A + "data/scaffolds.tsv"),
-            writes=(_A + "encoders.tsv.gz", _A + "claims_encoders.json", _A + "figures/encoders.png")),
-    Chapter("09_verdict", reads=(_A + "claims_replication.json", _A + "claims_encoders.json")),
+    Chapter("01_data", reads=(DATA,), writes=_a(B.PAIRS, B.REPORT, B.DROPPED, B.MERGED)),
+    Chapter("02_splits", reads=_a(B.PAIRS),
+            writes=_a(B.SCAFFOLDS, B.SPLITS, _fig("scaffold_sizes.png"), _fig("leakage.png"))),
+    Chapter("03_training", reads=_a(B.PAIRS, B.SPLITS),
+            writes=_a(B.RUNS, B.TABLE1, _fig("training_curves.png"))),
+    Chapter("04_ablations", reads=_a(B.PAIRS, B.SPLITS),
+            writes=_a(B.ABLATION, B.ABLATION_HARD_WEIGHT, _fig("figure4_ablation.png"))),
+    Chapter("05_figures", reads=_a(B.PAIRS, B.SPLITS, B.RUNS, B.ABLATION),
+            writes=_a(_fig("figure1_before_after.png"), _fig("figure2_test_pairs.png"), _fig("figure3_cmc.png"),
+                      _fig("figure5_frozen.png"))),
+    Chapter("06_retrieval", reads=_a(B.PAIRS, B.SPLITS, B.RUNS) + ("benchmarks/index.json",),
+            writes=_a(B.LIBRARY_DEMO, B.INDEX_DEMO)),
+    Chapter("07_replication", reads=_a(B.PAIRS, B.SCAFFOLDS, B.ABLATION),
+            writes=_a(B.REPLICATION_RECORDS, B.CLAIMS_REPLICATION)),
+    Chapter("08_encoders", reads=_a(B.PAIRS, B.SCAFFOLDS),
+            writes=_a(B.ENCODER_RECORDS, B.CLAIMS_ENCODERS, _fig("encoders.png"))),
+    Chapter("09_verdict", reads=_a(B.CLAIMS_REPLICATION, B.CLAIMS_ENCODERS)),
 )
 
 

@@ -86,7 +86,8 @@ def load_arrays(run_dir: str | Path, expect: dict | None = None) -> tuple[dict[s
 
 class NumpyHeads:
     """The bridge's two heads in numpy: ``embed(x, "drug" | "text")`` -> unit-length float32 rows;
-    ``drug_encoder`` names the frozen drug encoder the drug head reads (:func:`embed_molecules`)."""
+    ``drug_encoder`` names the frozen drug encoder the drug head reads
+    (:func:`thinbridge.features.drugs.encode_drugs` with that name gives its input)."""
 
     def __init__(self, state: dict[str, np.ndarray], drug_encoder: str = "ecfp4"):
         self.drug_encoder = drug_encoder
@@ -95,12 +96,6 @@ class NumpyHeads:
         self.hidden = "drug_hidden.weight" in self.w
         first = "hidden" if self.hidden else "head"
         self.in_features = {side: self.w[f"{side}_{first}.weight"].shape[1] for side in ("drug", "text")}
-
-    def embed_molecules(self, smiles) -> np.ndarray:
-        """Embeddings of (standardised) SMILES through the run's drug encoder and the drug head."""
-        from thinbridge.features.drugs import encode_drugs
-
-        return self.embed(encode_drugs(smiles, self.drug_encoder), "drug")
 
     def embed(self, x, side: str, batch: int = 8192) -> np.ndarray:
         if side not in ("drug", "text"):

