@@ -46,7 +46,7 @@ from IPython.display import display
 from thinbridge.book import plots
 from thinbridge import (
     ACYCLIC,
-    leakage_audit,
+    split_leakage,
     molecules_table,
     save_split,
     split_pairs,
@@ -137,17 +137,7 @@ print(
 # %%
 audit, nn = {}, {}
 for kind, lab in split_labels.items():
-    tr = (
-        pairs[lab.values == "train"]
-        .drop_duplicates("parent_inchikey")
-        .parent_smiles
-    )
-    te = (
-        pairs[lab.values == "test"]
-        .drop_duplicates("parent_inchikey")
-        .parent_smiles
-    )
-    nn[kind], audit[kind] = leakage_audit(tr.tolist(), te.tolist())
+    nn[kind], audit[kind] = split_leakage(pairs, lab)
 audit_df = pd.DataFrame(audit).T
 assert audit_df.loc["scaffold", "mean"] < audit_df.loc["random", "mean"]
 audit_df.round(3)
@@ -184,17 +174,7 @@ other = {
 }
 means = {}
 for kind, lab in other.items():
-    tr = (
-        pairs[lab.values == "train"]
-        .drop_duplicates("parent_inchikey")
-        .parent_smiles
-    )
-    te = (
-        pairs[lab.values == "test"]
-        .drop_duplicates("parent_inchikey")
-        .parent_smiles
-    )
-    means[kind] = leakage_audit(tr.tolist(), te.tolist())[1]["mean"]
+    means[kind] = split_leakage(pairs, lab)[1]["mean"]
 print(
     {k: round(v, 3) for k, v in means.items()},
     "scaffold below random:",

@@ -41,7 +41,6 @@ from thinbridge.book import plots
 from thinbridge import (
     allowed_mask,
     build_tasks,
-    embed,
     random_cmc,
 )
 
@@ -70,10 +69,10 @@ model, inp, untrained = X.bridge_and_inputs(
 
 # %% mystnb={"image": {"alt": "Figure 1: drug-text cosine similarity heat maps of the first training pairs, random heads against the trained bridge"}}
 tr = inp.rows("train")[:K]
-zd0, zt0 = embed(untrained, inp.x_drug[tr], inp.x_text[tr])
-zd1, zt1 = embed(model, inp.x_drug[tr], inp.x_text[tr])
 fig = plots.similarity_panels(
-    [zd0 @ zt0.T, zd1 @ zt1.T],
+    plots.bridge_similarities(
+        [untrained, model], inp.x_drug[tr], inp.x_text[tr]
+    ),
     ["before training (random heads)", "after training"],
     f"Figure 1. Drug–text cosine similarity, first {K} training pairs "
     "(scaffold split, rich text)",
@@ -88,10 +87,10 @@ fig = plots.similarity_panels(
 
 # %% mystnb={"image": {"alt": "Figure 2: drug-text cosine similarity heat maps of the first scaffold-split test pairs, random heads against the trained bridge"}}
 te = inp.rows("test")[:K]
-zd0, zt0 = embed(untrained, inp.x_drug[te], inp.x_text[te])
-zd1, zt1 = embed(model, inp.x_drug[te], inp.x_text[te])
 fig = plots.similarity_panels(
-    [zd0 @ zt0.T, zd1 @ zt1.T],
+    plots.bridge_similarities(
+        [untrained, model], inp.x_drug[te], inp.x_text[te]
+    ),
     ["random heads", "trained bridge"],
     f"Figure 2. Cosine similarity, first {K} scaffold-split test pairs",
     path=paths.figure("figure2_test_pairs.png"),

@@ -156,3 +156,16 @@ def test_leakage_audit_identical_molecule_is_one():
 def test_leakage_audit_nearest_neighbour_not_first():
     nn, _ = S.leakage_audit([HEXANOIC_ACID, CAFFEINE, ASPIRIN], [ASPIRIN])
     assert nn[0] == pytest.approx(1.0)  # the match is the last training molecule
+
+
+def test_split_leakage_audits_distinct_parents_of_a_split():
+    """One audit per split: distinct test parents against distinct training parents; a parent that
+    appears in several pairs counts once."""
+    import pandas as pd
+
+    pairs = pd.DataFrame({"parent_inchikey": ["a", "a", "b", "c"],
+                          "parent_smiles": [ASPIRIN, ASPIRIN, CAFFEINE, HEXANOIC_ACID]})
+    nn, summary = S.split_leakage(pairs, ["train", "train", "test", "valid"])
+    expect = S.leakage_audit([ASPIRIN], [CAFFEINE])
+    np.testing.assert_array_equal(nn, expect[0])
+    assert summary == expect[1] and len(nn) == 1

@@ -57,6 +57,7 @@ _LAZY = {
     "split_summary": "thinbridge.data.splits",
     "assert_no_leak": "thinbridge.data.splits",
     "leakage_audit": "thinbridge.data.splits",
+    "split_leakage": "thinbridge.data.splits",
     "save_split": "thinbridge.data.splits",
     "load_split": "thinbridge.data.splits",
     # features
@@ -100,7 +101,8 @@ if TYPE_CHECKING:  # pragma: no cover  (for editors and type checkers: the same 
     from thinbridge.data.loaders import load_mechanisms, load_table
     from thinbridge.data.pairs import NAME_TEMPLATE, TEXT_TEMPLATES, load_pairs, prepare, reasons_table, text_view
     from thinbridge.data.splits import (ACYCLIC, assert_no_leak, leakage_audit, load_split, molecules_table, save_split,
-                                        scaffold_cache, scaffold_split, split_pairs, split_summary)
+                                        scaffold_cache, scaffold_split, split_leakage, split_pairs,
+                                        split_summary)
     from thinbridge.evaluation.metrics import global_metrics
     from thinbridge.evaluation.tasks import allowed_mask, build_tasks, random_cmc, score_tasks
     from thinbridge.evaluation.within_target import within_target_metrics

@@ -164,3 +164,15 @@ def interval_bars(summary: pd.DataFrame, label: str, title: str, order=None, pat
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def bridge_similarities(models, x_drug, x_text) -> list:
+    """Drug-text cosine similarity matrices (``z_drug @ z_text.T``) of the same pairs under each
+    bridge in ``models``, for :func:`similarity_panels`."""
+    from thinbridge.training.run import embed
+
+    out = []
+    for model in models:
+        zd, zt = embed(model, x_drug, x_text)
+        out.append(zd @ zt.T)
+    return out

@@ -200,6 +200,17 @@ def load_split(path: str | Path, pairs: pd.DataFrame) -> np.ndarray:
     return df["split"].to_numpy()
 
 
+def split_leakage(pairs: pd.DataFrame, labels) -> tuple[np.ndarray, dict]:
+    """:func:`leakage_audit` of one split: each distinct test parent molecule against the distinct
+    training parents (``labels``: one split label per pair, as :func:`split_pairs` gives)."""
+    lab = np.asarray(labels)
+
+    def parents(part: str) -> list[str]:
+        return pairs[lab == part].drop_duplicates("parent_inchikey").parent_smiles.tolist()
+
+    return leakage_audit(parents("train"), parents("test"))
+
+
 def leakage_audit(train_smiles: Sequence[str], test_smiles: Sequence[str]) -> tuple[np.ndarray, dict]:
     """For each test molecule, the ECFP4 Tanimoto similarity of its nearest training neighbour.
 
