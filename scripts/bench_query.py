@@ -114,7 +114,8 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
     One untimed warm-up chunk goes through the head first.
     """
     from thinbridge._util.progress import progress
-    from thinbridge.search.index import HEADER_RESERVE, INDEX_EMBEDDINGS, INDEX_FORMAT
+    from thinbridge.search.embeddings import HEADER_RESERVE
+    from thinbridge.search.index import INDEX_EMBEDDINGS, INDEX_FORMAT
     from thinbridge.search.embeddings import Float32Writer
 
     n_bits = r.heads.in_features["drug"]
