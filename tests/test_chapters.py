@@ -121,7 +121,7 @@ def test_a_package_file_marks_its_chapter_and_exactly_its_dependents(project):
     assert stale(root, data) == with_dependents("04_ablations") == [
         "04_ablations", "05_figures", "07_replication", "09_verdict"]
     why = C.plan(root, C.load_manifest(root), PARAMS, data)
-    assert why["04_ablations"] == ["package code changed: grid.py"]
+    assert why["04_ablations"] == ["package code changed: training/grid.py"]
     assert why["05_figures"] == ["depends on 04_ablations, which is stale"]
 
 

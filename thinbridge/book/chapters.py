@@ -313,7 +313,7 @@ def why_stale(chapter: Chapter, root: Path, manifest: dict, params: dict, data: 
         reasons.append("requirements.txt changed")
     changed = [m for m, h in now["modules"].items() if h != before.get("modules", {}).get(m)]
     if changed:
-        reasons.append("package code changed: " + ", ".join(Path(m).name for m in changed))
+        reasons.append("package code changed: " + ", ".join(m.removeprefix("thinbridge/") for m in changed))
     changed = [s for s, h in now["reads"].items() if h != before.get("reads", {}).get(s)]
     if changed:
         shown = [str(data) if s == DATA else s for s in changed]
