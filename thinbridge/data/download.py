@@ -5,7 +5,7 @@
   with the shipped file's ten columns (:data:`TSV_COLUMNS`), plus a ``.json`` provenance
   record beside it (release, date, counts, sha256).
 * :func:`download_chembl` (``thinbridge download``): a pinned SQLite release through
-  ``chembl_downloader`` (several GB); :func:`thinbridge.data.pairs.load_sqlite` reads it.
+  ``chembl_downloader`` (several GB); :func:`thinbridge.data.loaders.load_sqlite` reads it.
 
 Both check that the server answers before anything else, so offline they fail within
 seconds with a message that says how to use a local file. Plain ``requests`` calls with
