@@ -15,7 +15,7 @@ What is measured (all in one process, fixed seeds, figures written by this scrip
   anew) up to the count;
 * **index build, head + write, synthetic fingerprints**: for every index size (10^4, 10^5,
   10^6), measured, not extrapolated: the stages that need no chemistry, as ``build_index``
-  runs them, chunk by chunk (4096 rows): the drug head (``Retriever._encode_drug``) on
+  runs them, chunk by chunk (4096 rows): the drug head (``Retriever.encode_drug``) on
   synthetic 2048-bit uint8 fingerprints (~50 bits set per row, seeded; generated outside the
   timing, one chunk at a time, so memory stays at a chunk) and the float32 embeddings written
   with the index's own ``Float32Writer`` into a temporary folder (page cache, no fsync, as
@@ -109,7 +109,7 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
     """Drug head + float32 write, as ``build_index`` runs them, on ``n`` synthetic fingerprints.
 
     Each chunk: ``bits`` random positions (with replacement, so a few rows have fewer) of a
-    uint8 ``(chunk, in_features)`` array are set (untimed), then ``r._encode_drug`` and
+    uint8 ``(chunk, in_features)`` array are set (untimed), then ``r.encode_drug`` and
     ``Float32Writer.write`` are timed; ``close`` (the header) counts as write time.
     One untimed warm-up chunk goes through the head first.
     """
@@ -122,7 +122,7 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / INDEX_EMBEDDINGS
-    r._encode_drug(np.zeros((min(chunk, n), n_bits), dtype=np.uint8))  # warm-up, untimed
+    r.encode_drug(np.zeros((min(chunk, n), n_bits), dtype=np.uint8))  # warm-up, untimed
     writer = Float32Writer(path, dim)
     t_gen = t_head = t_write = 0.0
     set_bits = 0
@@ -134,7 +134,7 @@ def bench_head_write(r, n: int, dim: int, folder: Path, seed: int, chunk: int = 
             fp[np.arange(m)[:, None], rng.integers(0, n_bits, size=(m, bits))] = 1
             set_bits += int(fp.sum(dtype=np.int64))
             t1 = time.perf_counter()
-            emb = r._encode_drug(fp)
+            emb = r.encode_drug(fp)
             t2 = time.perf_counter()
             writer.write(emb)
             t3 = time.perf_counter()
@@ -354,7 +354,7 @@ def markdown(res: dict) -> str:
         "",
         "* **Head + write, synthetic fingerprints** (measured at every size): only the stages that need no "
         "chemistry, run as `build_index` runs them, in chunks of "
-        f"{hw0['chunk_size'] if hw0 else ''} rows: the drug head (`Retriever._encode_drug`) and the float32 "
+        f"{hw0['chunk_size'] if hw0 else ''} rows: the drug head (`Retriever.encode_drug`) and the float32 "
         "write with the index's own `Float32Writer` into a temporary folder (page cache, no fsync). "
         "Input: synthetic 2048-bit uint8 fingerprints, ~50 bits set per row (seeded per size), generated "
         "chunk by chunk outside the timing (memory stays at one chunk). Standardisation, "

@@ -20,10 +20,10 @@ machine.
 """
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from thinbridge._util import numerics as _numerics
+from thinbridge._util.lazy import attach
 
 _numerics.configure()
 
@@ -89,7 +89,8 @@ _LAZY = {
     "Index": "thinbridge.search.index",
 }
 
-__all__ = ["__version__", *_LAZY]
+__getattr__, __dir__, __all__ = attach(__name__, _LAZY)
+__all__ = ["__version__", *__all__]
 
 if TYPE_CHECKING:  # pragma: no cover  (for editors and type checkers: the same names, eagerly)
     from thinbridge._util.errors import UserError
@@ -114,16 +115,3 @@ if TYPE_CHECKING:  # pragma: no cover  (for editors and type checkers: the same 
     from thinbridge.search.retrieval import Retriever, molecules_with_target
     from thinbridge.training.replicates import cross, replicate
     from thinbridge.training.run import embed, load_inputs, score_run, train_run
-
-
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'thinbridge' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next access is a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))

@@ -5,8 +5,17 @@ layer) and its run folder (``save_run``, ``load_run``), ``runfiles`` reads a run
 without torch (:class:`NumpyHeads`, what search uses), ``baselines`` the comparisons (random
 heads, PCA+CCA, ridge, nearest text). May import :mod:`thinbridge.features` and below.
 """
-from thinbridge.bridge.model import Bridge, save_run, load_run
-from thinbridge.bridge.runfiles import NumpyHeads, read_config, load_arrays
-from thinbridge.bridge.baselines import random_heads, CCABaseline, RidgeBaseline
 
-__all__ = ["Bridge", "save_run", "load_run", "NumpyHeads", "read_config", "load_arrays", "random_heads", "CCABaseline", "RidgeBaseline"]
+from thinbridge._util.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "Bridge": "thinbridge.bridge.model",
+    "save_run": "thinbridge.bridge.model",
+    "load_run": "thinbridge.bridge.model",
+    "NumpyHeads": "thinbridge.bridge.runfiles",
+    "read_config": "thinbridge.bridge.runfiles",
+    "load_arrays": "thinbridge.bridge.runfiles",
+    "random_heads": "thinbridge.bridge.baselines",
+    "CCABaseline": "thinbridge.bridge.baselines",
+    "RidgeBaseline": "thinbridge.bridge.baselines",
+})

@@ -5,6 +5,12 @@ algorithms with what they rebuild per molecule built once); ``structures`` appli
 SMILES (:func:`standardise_parent`, many at once, a user's one) and names why a structure
 cannot be used. May import :mod:`thinbridge._util` and :mod:`thinbridge.config` only.
 """
-from thinbridge.chem.structures import STRUCTURE_REASONS, StructureError, standardise_parent, standardise_one
 
-__all__ = ["STRUCTURE_REASONS", "StructureError", "standardise_parent", "standardise_one"]
+from thinbridge._util.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "STRUCTURE_REASONS": "thinbridge.chem.structures",
+    "StructureError": "thinbridge.chem.structures",
+    "standardise_parent": "thinbridge.chem.structures",
+    "standardise_one": "thinbridge.chem.structures",
+})

@@ -6,9 +6,24 @@
 intervals across split seeds and paired tests of two models. Needs numpy and pandas only; may
 import :mod:`thinbridge.config` and :mod:`thinbridge._util` (nothing that trains).
 """
-from thinbridge.evaluation.metrics import ranks, summarize, cmc, bootstrap_ci, global_metrics
-from thinbridge.evaluation.within_target import group_mask, within_target_metrics, random_expectation
-from thinbridge.evaluation.tasks import Task, build_tasks, score_tasks
-from thinbridge.evaluation.statistics import summary, paired, per_split, fmt_interval, fmt_p
 
-__all__ = ["ranks", "summarize", "cmc", "bootstrap_ci", "global_metrics", "group_mask", "within_target_metrics", "random_expectation", "Task", "build_tasks", "score_tasks", "summary", "paired", "per_split", "fmt_interval", "fmt_p"]
+from thinbridge._util.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "ranks": "thinbridge.evaluation.metrics",
+    "summarize": "thinbridge.evaluation.metrics",
+    "cmc": "thinbridge.evaluation.metrics",
+    "bootstrap_ci": "thinbridge.evaluation.metrics",
+    "global_metrics": "thinbridge.evaluation.metrics",
+    "group_mask": "thinbridge.evaluation.within_target",
+    "within_target_metrics": "thinbridge.evaluation.within_target",
+    "random_expectation": "thinbridge.evaluation.within_target",
+    "Task": "thinbridge.evaluation.tasks",
+    "build_tasks": "thinbridge.evaluation.tasks",
+    "score_tasks": "thinbridge.evaluation.tasks",
+    "summary": "thinbridge.evaluation.statistics",
+    "paired": "thinbridge.evaluation.statistics",
+    "per_split": "thinbridge.evaluation.statistics",
+    "fmt_interval": "thinbridge.evaluation.statistics",
+    "fmt_p": "thinbridge.evaluation.statistics",
+})

@@ -6,8 +6,32 @@ the sentence-embedding model (all-MiniLM-L6-v2 offline by default, any name or p
 and keeps it as safetensors. May import :mod:`thinbridge.data`, :mod:`thinbridge.chem`,
 :mod:`thinbridge.config` and :mod:`thinbridge._util`.
 """
-from thinbridge.features.drugs import ECFP_ID, DRUG_ENCODERS, CONCATENATIONS, ecfp4, maccs, rdkit2d, drug_encoder, encode_drugs
-from thinbridge.features.text import DEFAULT_TEXT_MODEL, resolve_text_model, text_encoder_id, load_text_model, encode_queries, token_count, text_backend, embed_texts_uncached
-from thinbridge.features.cache import CACHE_FORMAT, inputs_sha256, cache_path, user_cache_dir, cached, drug_features, text_features, describe_cache
 
-__all__ = ["ECFP_ID", "DRUG_ENCODERS", "CONCATENATIONS", "ecfp4", "maccs", "rdkit2d", "drug_encoder", "encode_drugs", "DEFAULT_TEXT_MODEL", "resolve_text_model", "text_encoder_id", "load_text_model", "encode_queries", "token_count", "text_backend", "embed_texts_uncached", "CACHE_FORMAT", "inputs_sha256", "cache_path", "user_cache_dir", "cached", "drug_features", "text_features", "describe_cache"]
+from thinbridge._util.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "ECFP_ID": "thinbridge.features.drugs",
+    "DRUG_ENCODERS": "thinbridge.features.drugs",
+    "CONCATENATIONS": "thinbridge.features.drugs",
+    "ecfp4": "thinbridge.features.drugs",
+    "maccs": "thinbridge.features.drugs",
+    "rdkit2d": "thinbridge.features.drugs",
+    "drug_encoder": "thinbridge.features.drugs",
+    "encode_drugs": "thinbridge.features.drugs",
+    "DEFAULT_TEXT_MODEL": "thinbridge.features.text",
+    "resolve_text_model": "thinbridge.features.text",
+    "text_encoder_id": "thinbridge.features.text",
+    "load_text_model": "thinbridge.features.text",
+    "encode_queries": "thinbridge.features.text",
+    "token_count": "thinbridge.features.text",
+    "text_backend": "thinbridge.features.text",
+    "embed_texts_uncached": "thinbridge.features.text",
+    "CACHE_FORMAT": "thinbridge.features.cache",
+    "inputs_sha256": "thinbridge.features.cache",
+    "cache_path": "thinbridge.features.cache",
+    "user_cache_dir": "thinbridge.features.cache",
+    "cached": "thinbridge.features.cache",
+    "drug_features": "thinbridge.features.cache",
+    "text_features": "thinbridge.features.cache",
+    "describe_cache": "thinbridge.features.cache",
+})

@@ -7,8 +7,12 @@ with FAISS, ``build`` builds an index on this machine and ``shards``/``cluster``
 ``retrieval`` answers text and structure queries against a run or an index
 (:class:`Retriever`). May import :mod:`thinbridge.bridge` and below; not training.
 """
-from thinbridge.search.retrieval import Retriever, molecules_with_target
-from thinbridge.search.build import build_index
-from thinbridge.search.index import Index
 
-__all__ = ["Retriever", "molecules_with_target", "build_index", "Index"]
+from thinbridge._util.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "Retriever": "thinbridge.search.retrieval",
+    "molecules_with_target": "thinbridge.search.retrieval",
+    "build_index": "thinbridge.search.build",
+    "Index": "thinbridge.search.index",
+})

@@ -33,7 +33,8 @@ from thinbridge.chem.structures import standardise_one
 from thinbridge.search.ranking import top_k
 
 
-def _check_k(k) -> int:
+def check_k(k) -> int:
+    """``k`` as a positive whole number (the number of hits), or a one-line UserError."""
     try:
         k = int(k)
     except (TypeError, ValueError):
@@ -43,7 +44,8 @@ def _check_k(k) -> int:
     return k
 
 
-def _check_query(query) -> str:
+def check_query(query) -> str:
+    """A text query with its surrounding white space removed; empty is a one-line UserError."""
     if not isinstance(query, str) or not query.strip():
         raise UserError("empty query: give some text to search for, e.g. \"EGFR kinase inhibitor\"")
     return query.strip()
@@ -166,7 +168,7 @@ class Retriever:
 
             x = drug_features(self.molecules["parent_smiles"].tolist(), self.cache_dir, show_progress=self.show_progress,
                               encoder=self.cfg.drug_encoder)
-            self._mol_emb = self._encode_drug(x)
+            self._mol_emb = self.encode_drug(x)
         return self._mol_emb
 
     @property
@@ -199,7 +201,8 @@ class Retriever:
         return self._text_emb
 
     # -- encoders ------------------------------------------------------------------------------
-    def _encode_drug(self, x: np.ndarray) -> np.ndarray:
+    def encode_drug(self, x: np.ndarray) -> np.ndarray:
+        """Drug-encoder features (fingerprints) through the run's drug head: unit-length rows."""
         return self.heads.embed(x, "drug")
 
     def _encode_text(self, e: np.ndarray) -> np.ndarray:
@@ -211,7 +214,7 @@ class Retriever:
 
         if isinstance(texts, str):
             raise UserError("embed_texts takes a list of texts, not one string")
-        texts = [_check_query(t) for t in texts]
+        texts = [check_query(t) for t in texts]
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
         return self._encode_text(encode_queries(texts, self.cfg.text_model))
@@ -230,7 +233,7 @@ class Retriever:
             parents = [standardise_one(s, f"SMILES at position {i}")[0] for i, s in enumerate(smiles)]
         else:
             parents = smiles
-        return self._encode_drug(encode_drugs(parents, self.cfg.drug_encoder))
+        return self.encode_drug(encode_drugs(parents, self.cfg.drug_encoder))
 
     # -- search ---------------------------------------------------------------------------------
     def check_index(self, index: "Index") -> None:
@@ -282,7 +285,7 @@ class Retriever:
         :class:`Index`): columns ``rank, score, id, smiles, parent_smiles, parent_inchikey``.
         """
 
-        query, k = _check_query(query), _check_k(k)
+        query, k = check_query(query), check_k(k)
         if index is not None:
             if candidates is not None:
                 raise UserError("candidates select molecules of the run's data; they do not apply to an index")
@@ -313,11 +316,11 @@ class Retriever:
         Columns ``rank, score, text, targets, known``; ``known`` is True where the data pairs the
         query's parent molecule with that text.
         """
-        k = _check_k(k)
+        k = check_k(k)
         parent, key = standardise_one(smiles)
         from thinbridge.features.drugs import encode_drugs
 
-        z = self._encode_drug(encode_drugs([parent], self.cfg.drug_encoder))[0]
+        z = self.encode_drug(encode_drugs([parent], self.cfg.drug_encoder))[0]
         emb = self.text_embeddings()
         scores = emb @ z
         top = top_k(scores, k)

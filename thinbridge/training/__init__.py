@@ -7,8 +7,16 @@ scores models over many split and model seeds for the statistics of
 :mod:`thinbridge.evaluation.statistics`. May import :mod:`thinbridge.evaluation`,
 :mod:`thinbridge.bridge` and below.
 """
-from thinbridge.training.run import Inputs, load_inputs, train_run, score_run, embed
-from thinbridge.training.grid import fit_many
-from thinbridge.training.replicates import replicate, cross
 
-__all__ = ["Inputs", "load_inputs", "train_run", "score_run", "embed", "fit_many", "replicate", "cross"]
+from thinbridge._util.lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "Inputs": "thinbridge.training.run",
+    "load_inputs": "thinbridge.training.run",
+    "train_run": "thinbridge.training.run",
+    "score_run": "thinbridge.training.run",
+    "embed": "thinbridge.training.run",
+    "fit_many": "thinbridge.training.grid",
+    "replicate": "thinbridge.training.replicates",
+    "cross": "thinbridge.training.replicates",
+})
