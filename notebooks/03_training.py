@@ -63,6 +63,7 @@ from thinbridge.book import experiments as X
 from thinbridge.book import plots
 from thinbridge import (
     RunConfig,
+    fmt_interval,
     train_run,
 )
 
@@ -179,8 +180,8 @@ for label, m in metrics.items():
                 "run": label,
                 "candidates": protocol,
                 "n_candidates": g["n_candidates"],
-                "R@1": X.fmt_ci(g["R@1"], *g["R@1_ci95"]),
-                "MRR": X.fmt_ci(g["MRR"], *g["MRR_ci95"]),
+                "R@1": fmt_interval(g["R@1"], *g["R@1_ci95"]),
+                "MRR": fmt_interval(g["MRR"], *g["MRR_ci95"]),
             }
         )
 pd.DataFrame(rows).set_index(["run", "candidates"])
@@ -235,8 +236,10 @@ for label, m in metrics.items():
             {
                 "run": label,
                 "correct": protocol,
-                "within-target R@1 (2+)": X.fmt_ci(w["R@1"], *w["R@1_ci95"]),
-                "MRR (2+)": X.fmt_ci(w["MRR"], *w["MRR_ci95"]),
+                "within-target R@1 (2+)": fmt_interval(
+                    w["R@1"], *w["R@1_ci95"]
+                ),
+                "MRR (2+)": fmt_interval(w["MRR"], *w["MRR_ci95"]),
                 "queries (2+)": w["n_queries"],
             }
         )
@@ -260,7 +263,7 @@ for label, m in metrics.items():
             "run": label,
             "queries (2+)": w["n_queries"],
             "solvable": w["n_queries_solvable"],
-            "bridge R@1 (solvable)": X.fmt_ci(
+            "bridge R@1 (solvable)": fmt_interval(
                 w["R@1_solvable"], *w["R@1_solvable_ci95"]
             ),
             "random heads": round(rh["R@1_solvable"], 3),

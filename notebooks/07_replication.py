@@ -58,14 +58,23 @@ from thinbridge import book  # first: pins the CPU kernels
 import dataclasses
 
 import pandas as pd
-from IPython.display import Markdown, display
+from IPython.display import display
 
 from thinbridge.book import experiments as X
-from thinbridge.book import plots
-from thinbridge.book import claims as CL
-from thinbridge.evaluation import statistics as ST
-from thinbridge.training import replicates as R
-from thinbridge.config import RunConfig
+from thinbridge.book import claims as verdict
+from thinbridge import (
+    METRICS,
+    SCOPES,
+    RunConfig,
+    cross,
+    fmt_interval,
+    fmt_p,
+    interval_summary,
+    interval_table,
+    paired,
+    per_split,
+    replicate,
+)
 
 paths = book.setup()
 pairs = book.load_pairs(paths)
@@ -77,7 +86,7 @@ if profile == "fast":
         [0],
         [0],
     )
-    main = dataclasses.replace(main, epochs=4)
+main = book.for_profile(main, profile)  # fast: book.FAST_PROFILE
 splits = [("scaffold", s) for s in scaffold_seeds] + [
     ("random", s) for s in random_seeds
 ]
@@ -96,10 +105,12 @@ print(
 )
 
 # %%
-records = R.replicate(
+records = replicate(
     pairs, paths.data, variants, splits, model_seeds, n_jobs=n_jobs
 )
-records.to_csv(paths.artifacts / "replication.tsv.gz", sep="\t", index=False)
+records.to_csv(
+    paths.artifact(book.REPLICATION_RECORDS), sep="\t", index=False
+)
 print(
     f"{len(records):,} query results; test queries per split: "
     f"{records.groupby(['split', 'split_seed']).query.nunique().agg(['min', 'max']).tolist()}"
@@ -113,20 +124,20 @@ print(
 # mean [95% interval] over split seeds. First the scaffold splits:
 
 # %%
-display(ST.interval_table(records, "scaffold"))
+display(interval_table(records, "scaffold"))
 
 # %% [markdown]
 # and the random splits (molecules, not scaffolds, assigned at random):
 
 # %%
-display(ST.interval_table(records, "random"))
+display(interval_table(records, "random"))
 
 # %% [markdown]
 # How much one split tells: the spread of the bridge's global Recall@1 across split seeds,
 # against the single split of the training chapter.
 
 # %%
-ps = ST.per_split(records, "R@1", "global")
+ps = per_split(records, "R@1", "global")
 spread = ps[ps.model == "bridge"].pivot_table(
     index="split_seed", columns="split", values="value"
 )
@@ -148,15 +159,15 @@ print(
 # within-target numbers are compared with our closest view.
 
 # %%
-comparisons = []
+comparisons, number_claims = [], []
 for q in X.PAPER_NUMBERS:
     model = (
         "bridge" if q["scope"] == "global" else "bridge, paper's best cell"
     )
     scope = q["scope"]
-    if q["metric"] not in ST.METRICS:
+    if q["metric"] not in METRICS:
         continue
-    s = ST.summary(records[records.model == model], q["metric"], scope)
+    s = interval_summary(records[records.model == model], q["metric"], scope)
     for _, row in s.iterrows():
         if q["split"] and row.split != q["split"]:
             continue
@@ -166,11 +177,20 @@ for q in X.PAPER_NUMBERS:
                 "split": row.split,
                 "model": model,
                 "paper": q["paper"],
-                "ours (mean [95% interval])": ST.fmt_interval(
+                "ours (mean [95% interval])": fmt_interval(
                     row["mean"], row.lo, row.hi
                 ),
-                "verdict": CL.claim_value(q["paper"], row),
+                "verdict": verdict.value(q["paper"], row),
             }
+        )
+        number_claims.append(
+            verdict.from_number(
+                q["quantity"],
+                q["paper"],
+                row,
+                model,
+                verdict.REF.format("numbers"),
+            )
         )
 comparisons = pd.DataFrame(comparisons)
 comparisons
@@ -190,17 +210,17 @@ for model, inputs in (
     ("bridge, paper's best cell", "WithDrug"),
 ):
     for other in ("random heads", "PCA+CCA", "random ranking"):
-        for scope in ST.SCOPES:
-            for metric in ST.METRICS:
+        for scope in SCOPES:
+            for metric in METRICS:
                 tests.append(
-                    ST.paired(
+                    paired(
                         records, model, other, metric, scope, inputs, inputs
                     )
                 )
 tests = pd.concat(tests, ignore_index=True)
 show = tests.assign(
-    p_queries=tests.p_queries.map(ST.fmt_p),
-    p_splits=tests.p_splits.map(ST.fmt_p),
+    p_queries=tests.p_queries.map(fmt_p),
+    p_splits=tests.p_splits.map(fmt_p),
 )
 display(
     show[(show.metric == "R@1")]
@@ -230,7 +250,7 @@ named = dataclasses.replace(main, with_name=True)
 name_records = pd.concat(
     [
         records[records.model == "bridge"],
-        R.replicate(
+        replicate(
             pairs,
             paths.data,
             {"bridge": named},
@@ -244,17 +264,17 @@ name_records = pd.concat(
 )
 name_tests = pd.concat(
     [
-        ST.paired(name_records, "bridge", "bridge", m, s, "WithDrug", "NoDrug")
-        for s in ST.SCOPES
-        for m in ST.METRICS
+        paired(name_records, "bridge", "bridge", m, s, "WithDrug", "NoDrug")
+        for s in SCOPES
+        for m in METRICS
     ],
     ignore_index=True,
 )
 name_tests.assign(
     a="WithDrug",
     b="NoDrug",
-    p_queries=name_tests.p_queries.map(ST.fmt_p),
-    p_splits=name_tests.p_splits.map(ST.fmt_p),
+    p_queries=name_tests.p_queries.map(fmt_p),
+    p_splits=name_tests.p_splits.map(fmt_p),
 ).drop(columns=["n_queries"]).round(3)
 
 # %% [markdown]
@@ -267,7 +287,7 @@ name_tests.assign(
 
 # %%
 abl = X.ablation_summary(
-    pd.read_csv(paths.artifacts / "ablation.tsv", sep="\t"), "wt_R@1"
+    pd.read_csv(paths.artifact(book.ABLATION), sep="\t"), "wt_R@1"
 ).iloc[0]
 ours = dataclasses.replace(
     main,
@@ -298,7 +318,7 @@ new = {} if ours in (paper_cell, named) else {"ablation's best cell": ours}
 cell_records = pd.concat(
     [
         *known.values(),
-        R.replicate(
+        replicate(
             pairs,
             paths.data,
             new,
@@ -313,11 +333,11 @@ cell_records = pd.concat(
     ignore_index=True,
 )
 cells = [*known, *new]
-cell_summary = ST.summary(cell_records, "R@1", "within_target")
+cell_summary = interval_summary(cell_records, "R@1", "within_target")
 display(cell_summary.sort_values("mean", ascending=False).round(3))
 cell_tests = pd.concat(
     [
-        ST.paired(
+        paired(
             cell_records, other, "paper's best cell", "R@1", "within_target"
         )
         for other in cells
@@ -326,8 +346,8 @@ cell_tests = pd.concat(
     ignore_index=True,
 )
 cell_tests.assign(
-    p_queries=cell_tests.p_queries.map(ST.fmt_p),
-    p_splits=cell_tests.p_splits.map(ST.fmt_p),
+    p_queries=cell_tests.p_queries.map(fmt_p),
+    p_splits=cell_tests.p_splits.map(fmt_p),
 ).round(3)
 
 # %% [markdown]
@@ -342,7 +362,7 @@ cell_tests.assign(
 # machinery (weight 4, margin 0.15) with plain InfoNCE (weight 1, margin 0) under each.
 
 # %%
-hard_variants = R.cross(
+hard_variants = cross(
     dataclasses.replace(main, with_name=False),
     batches=["random", "target"],
     hard_weight=[1.0, 4.0],
@@ -350,7 +370,7 @@ hard_variants = R.cross(
 )
 # fast: one split, no split-level test
 hard_splits = scaffold[:1] if profile == "fast" else scaffold
-hard_records = R.replicate(
+hard_records = replicate(
     pairs,
     paths.data,
     hard_variants,
@@ -360,7 +380,10 @@ hard_records = R.replicate(
     n_jobs=n_jobs,
 )
 hard_summary = pd.concat(
-    [ST.summary(hard_records, "R@1", sc) for sc in ("within_target", "global")]
+    [
+        interval_summary(hard_records, "R@1", sc)
+        for sc in ("within_target", "global")
+    ]
 )
 display(
     hard_summary.pivot_table(
@@ -369,7 +392,7 @@ display(
 )
 hard_tests = pd.concat(
     [
-        ST.paired(
+        paired(
             hard_records,
             f"batches={b}, hard_weight=4.0, margin=0.15",
             f"batches={b}, hard_weight=1.0, margin=0.0",
@@ -377,124 +400,29 @@ hard_tests = pd.concat(
             sc,
         )
         for b in ("target", "random")
-        for sc in ST.SCOPES
+        for sc in SCOPES
     ],
     ignore_index=True,
 )
 hard_tests.assign(
-    p_queries=hard_tests.p_queries.map(ST.fmt_p),
-    p_splits=hard_tests.p_splits.map(ST.fmt_p),
+    p_queries=hard_tests.p_queries.map(fmt_p),
+    p_splits=hard_tests.p_splits.map(fmt_p),
 ).round(3)
 
 # %% [markdown]
 # ## What this chapter concludes
 #
-# The verdicts below are computed from the tests above (rules in `thinbridge.training.replicates`:
+# The verdicts below are computed from the tests above (rules in `thinbridge.book.claims`:
 # a claim that A beats B is *confirmed* when A's mean is higher and the query-level test gives
 # p < 0.05, *refuted* otherwise; a number of the paper is *confirmed* when it lies in our 95%
 # interval across splits). The verdict chapter collects them.
 
 # %%
-pick = ST.pick
-# the label of the section that computed it (a {ref} target)
-ref = "verdict-{}"
-claims = []
-t = pick(
-    tests,
-    a="bridge",
-    b="random heads",
-    metric="MRR",
-    scope="global",
-    split="scaffold",
+claims = verdict.replication_claims(
+    tests, hard_tests, name_tests, cell_summary, cell_tests, number_claims
 )
-claims.append(
-    {
-        "claim": "Non-trivial cross-modal alignment (bridge beats its "
-        "untrained heads, scaffold split)",
-        "status": CL.claim_better(t),
-        "evidence": CL.evidence(t),
-        "ref": ref.format("alignment"),
-    }
-)
-for other in ("random heads", "PCA+CCA"):
-    t = pick(
-        tests,
-        a="bridge, paper's best cell",
-        b=other,
-        metric="R@1",
-        scope="within_target",
-        split="scaffold",
-    )
-    claims.append(
-        {
-            "claim": f"Within-target gain over frozen baselines: {other} "
-            "(paper's best cell, scaffold split)",
-            "status": CL.claim_better(t),
-            "evidence": CL.evidence(t),
-            "ref": ref.format("alignment"),
-        }
-    )
-t = pick(
-    hard_tests,
-    split="scaffold",
-    scope="within_target",
-    a="batches=target, hard_weight=4.0, margin=0.15",
-)
-claims.append(
-    {
-        "claim": "Hard-negative weighting and the margin help (with target "
-        "batches)",
-        "status": CL.claim_better(t),
-        "evidence": CL.evidence(t),
-        "ref": ref.format("hard"),
-    }
-)
-t = pick(name_tests, split="scaffold", scope="within_target", metric="R@1")
-t = t.copy()
-t["a"], t["b"] = "WithDrug", "NoDrug"
-claims.append(
-    {
-        "claim": "The drug name in the text helps (within target, scaffold "
-        "split)",
-        "status": CL.claim_better(t),
-        "evidence": CL.evidence(t),
-        "ref": ref.format("name"),
-    }
-)
-best = cell_summary.sort_values("mean", ascending=False).iloc[0]
-beaten = cell_tests[
-    (cell_tests["diff"] > 0) & (cell_tests.p_queries < ST.ALPHA)
-]
-status = (
-    "confirmed"
-    if best.model == "paper's best cell"
-    else ("refuted" if len(beaten) else "inconclusive")
-)
-claims.append(
-    {
-        "claim": "Best cell is WithDrug, T 0.05, m 0.15",
-        "status": status,
-        "evidence": f"highest mean within-target R@1 across scaffold splits: "
-        f"{best.model} ({best['mean']:.3f}); "
-        + "; ".join(CL.evidence(r) for _, r in cell_tests.iterrows()),
-        "ref": ref.format("best-cell"),
-    }
-)
-for _, c in comparisons[comparisons.split == "scaffold"].iterrows():
-    claims.append(
-        {
-            "claim": f"Paper's number: {c.quantity} = {c.paper}",
-            "status": c.verdict,
-            "evidence": f"ours {c['ours (mean [95% interval])']} ({c.model}, "
-            "scaffold splits)",
-            "ref": ref.format("numbers"),
-        }
-    )
-claims = pd.DataFrame(claims)
-X.save_json(
-    claims.to_dict("records"), paths.artifacts / "claims_replication.json"
-)
-claims[["claim", "status"]]
+verdict.save(claims, paths.artifact(book.CLAIMS_REPLICATION))
+verdict.table(claims)[["claim", "status"]]
 
 # %% [markdown]
 # ## Exercises
@@ -515,14 +443,14 @@ claims[["claim", "status"]]
 # %%
 one = spread["scaffold"]
 row = (
-    ST.summary(records[records.model == "bridge"], "R@1", "global")
+    interval_summary(records[records.model == "bridge"], "R@1", "global")
     .set_index("split")
     .loc["scaffold"]
 )
 print(
     f"per split: {one.round(3).tolist()}; max - min = "
     f"{one.max() - one.min():.3f}; "
-    f"95% interval of the mean {ST.fmt_interval(row['mean'], row.lo, row.hi)} "
+    f"95% interval of the mean {fmt_interval(row['mean'], row.lo, row.hi)} "
     f"(width {row.hi - row.lo:.3f})"
 )
 

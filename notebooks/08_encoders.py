@@ -66,21 +66,24 @@ from thinbridge import book  # first: pins the CPU kernels
 import dataclasses
 
 import pandas as pd
-from IPython.display import display
 
-from thinbridge.book import experiments as X
 from thinbridge.book import plots
-from thinbridge.book import claims as CL
-from thinbridge.evaluation import statistics as ST
-from thinbridge.training import replicates as R
-from thinbridge.config import RunConfig
+from thinbridge.book import claims as verdict
+from thinbridge import (
+    RunConfig,
+    fmt_interval,
+    fmt_p,
+    interval_summary,
+    paired,
+    replicate,
+)
 
 paths = book.setup()
 pairs = book.load_pairs(paths)
 main = RunConfig()
 if profile == "fast":
     scaffold_seeds, encoders = scaffold_seeds[:1], ["ecfp4", "maccs"]
-    main = dataclasses.replace(main, epochs=4)
+main = book.for_profile(main, profile)  # fast: book.FAST_PROFILE
 splits = [("scaffold", s) for s in scaffold_seeds]
 variants = {
     f"linear, {e}": dataclasses.replace(main, drug_encoder=e)
@@ -95,7 +98,7 @@ print(
 )
 
 # %%
-records = R.replicate(
+records = replicate(
     pairs,
     paths.data,
     variants,
@@ -105,7 +108,7 @@ records = R.replicate(
     extra_baselines=True,
     n_jobs=n_jobs,
 )
-records.to_csv(paths.artifacts / "encoders.tsv.gz", sep="\t", index=False)
+records.to_csv(paths.artifact(book.ENCODER_RECORDS), sep="\t", index=False)
 records = records.assign(
     model=[
         m if m.startswith(("linear", "mlp")) else f"{m} (ECFP4)"
@@ -128,12 +131,12 @@ for metric, scope in (
     ("R@1", "within_target"),
     ("R@1", "solvable"),
 ):
-    s = ST.summary(records, metric, scope)
+    s = interval_summary(records, metric, scope)
     for _, r in s.iterrows():
         p = (
-            ST.paired(
-                records, r.model, reference, metric, scope
-            ).p_queries.iloc[0]
+            paired(records, r.model, reference, metric, scope).p_queries.iloc[
+                0
+            ]
             if r.model != reference
             else float("nan")
         )
@@ -141,13 +144,13 @@ for metric, scope in (
             {
                 "model": r.model,
                 "column": f"{metric} {scope.replace('_', ' ')}",
-                "cell": f"{ST.fmt_interval(r['mean'], r.lo, r.hi)} "
-                f"{ST.fmt_p(p) if r.model != reference else ''}",
+                "cell": f"{fmt_interval(r['mean'], r.lo, r.hi)} "
+                f"{fmt_p(p) if r.model != reference else ''}",
             }
         )
 summary_all = pd.concat(
     [
-        ST.summary(records, m, s)
+        interval_summary(records, m, s)
         for m, s in (("MRR", "global"), ("R@1", "within_target"))
     ]
 )
@@ -191,46 +194,24 @@ ref = summary_all[
     (summary_all.metric == "MRR") & (summary_all.model == reference)
 ].iloc[0]
 vs = (
-    ST.paired(records, best.model, reference, "MRR", "global").iloc[0]
+    paired(records, best.model, reference, "MRR", "global").iloc[0]
     if best.model != reference
     else None
 )
 print(
     f"best by global MRR: {best.model} "
-    f"{ST.fmt_interval(best['mean'], best.lo, best.hi)}; "
+    f"{fmt_interval(best['mean'], best.lo, best.hi)}; "
     f"the paper's linear ECFP4 bridge "
-    f"{ST.fmt_interval(ref['mean'], ref.lo, ref.hi)}"
-    + (f"; {CL.evidence(vs)}" if vs is not None else "")
+    f"{fmt_interval(ref['mean'], ref.lo, ref.hi)}"
+    + (f"; {verdict.evidence(vs)}" if vs is not None else "")
 )
 for other in ("ridge (ECFP4)", "text neighbours (ECFP4)", "mlp, ecfp4"):
-    t = ST.paired(records, reference, other, "MRR", "global").iloc[0]
-    print(f"linear ECFP4 bridge vs {other}: {CL.evidence(t)}")
+    t = paired(records, reference, other, "MRR", "global").iloc[0]
+    print(f"linear ECFP4 bridge vs {other}: {verdict.evidence(t)}")
 
-claims = []
-t = ST.paired(records, reference, "ridge (ECFP4)", "MRR", "global").iloc[0]
-claims.append(
-    {
-        "claim": "A trained thin bridge beats a closed-form linear fit "
-        "(ridge) between the frozen spaces",
-        "status": CL.claim_better(t),
-        "evidence": CL.evidence(t),
-        "ref": "verdict-encoders",
-    }
-)
-t = ST.paired(
-    records, reference, "text neighbours (ECFP4)", "MRR", "global"
-).iloc[0]
-claims.append(
-    {
-        "claim": "A trained thin bridge beats text-to-text nearest "
-        "neighbours (no training)",
-        "status": CL.claim_better(t),
-        "evidence": CL.evidence(t),
-        "ref": "verdict-encoders",
-    }
-)
-X.save_json(claims, paths.artifacts / "claims_encoders.json")
-pd.DataFrame(claims)[["claim", "status"]]
+claims = verdict.encoder_claims(records, reference)
+verdict.save(claims, paths.artifact(book.CLAIMS_ENCODERS))
+verdict.table(claims)[["claim", "status"]]
 
 # %% [markdown]
 # ## Exercises
@@ -252,8 +233,8 @@ pd.DataFrame(claims)[["claim", "status"]]
 
 # %%
 print(
-    CL.evidence(
-        ST.paired(
+    verdict.evidence(
+        paired(
             records, "linear, ecfp4-count", reference, "MRR", "global"
         ).iloc[0]
     )

@@ -37,26 +37,20 @@ profile = "full"
 # %%
 from thinbridge import book  # first: pins the CPU kernels
 
-import pandas as pd
 from IPython.display import Markdown, display
 
-from thinbridge.book import experiments as X
+from thinbridge.book import claims as verdict
 
 paths = book.setup()
-claims = pd.DataFrame(
-    X.load_json(paths.artifacts / "claims_replication.json")
-    + X.load_json(paths.artifacts / "claims_encoders.json")
+records = verdict.load(
+    paths.artifact(book.CLAIMS_REPLICATION),
+    paths.artifact(book.CLAIMS_ENCODERS),
 )
+claims = verdict.table(records)
 print(claims.status.value_counts().to_string())
 
 # %%
-lines = ["| claim | verdict | evidence |", "|---|---|---|"]
-for c in claims.itertuples():
-    lines.append(
-        f"| {c.claim} | **{c.status}** | {c.evidence} ({{ref}}`computed here "
-        f"<{c.ref}>`) |"
-    )
-display(Markdown("\n".join(lines)))
+display(Markdown(verdict.verdict_markdown(records)))
 
 # %% [markdown]
 # ## Exercises
@@ -74,23 +68,12 @@ display(Markdown("\n".join(lines)))
 #
 # No: absence of evidence is not evidence of absence. To rule out a gain larger than δ, the
 # 95% interval of the difference must lie below δ (an equivalence test). The intervals are in
-# the evidence column: here are the claims whose interval of the difference excludes a gain of
+# each claim's record (`hi`): here are the claims whose interval of the difference excludes a gain of
 # 0.02 or more.
 
 # %%
-import re
-
-upper = [
-    float(
-        re.search(
-            r"difference [+-][0-9.]+ \[[+-]?(?:[0-9.]+|nan), ([+-]?(?:[0-9.]+|nan))\]",
-            e,
-        ).group(1)
-    )
-    if "difference" in e
-    else float("nan")
-    for e in claims.evidence
-]
+# the upper bound of each difference as the evidence prints it (NaN for the paper's numbers)
+upper = [verdict.shown(c.hi) for c in records]
 print(
     claims.assign(upper=upper)
     .query("upper < 0.02")[["claim", "upper"]]

@@ -44,9 +44,9 @@ def test_paired_finds_the_effect_and_summary_gives_intervals_over_splits():
     rec = _records(0.05)
     t = ST.paired(rec, "A", "B", "MRR", "global").iloc[0]
     assert t["diff"] == pytest.approx(0.05, abs=0.01) and t.lo > 0 and t.wins == "4/4"
-    assert t.p_queries < 0.001 and t.p_splits < 0.05 and CL.claim_better(t) == "confirmed"
-    assert CL.claim_better(ST.paired(rec, "B", "A", "MRR", "global").iloc[0]) == "refuted"
-    s = ST.summary(rec, "MRR", "solvable").set_index("model")
+    assert t.p_queries < 0.001 and t.p_splits < 0.05 and CL.better(t) == "confirmed"
+    assert CL.better(ST.paired(rec, "B", "A", "MRR", "global").iloc[0]) == "refuted"
+    s = ST.interval_summary(rec, "MRR", "solvable").set_index("model")
     assert s.loc["A", "n_splits"] == 4 and s.loc["A", "lo"] < s.loc["A", "mean"] < s.loc["A", "hi"]
     solvable = rec[rec.solvable & (rec.model == "A")].groupby("split_seed").wt_rr.mean()
     assert s.loc["A", "mean"] == pytest.approx(solvable.mean())
@@ -54,7 +54,7 @@ def test_paired_finds_the_effect_and_summary_gives_intervals_over_splits():
 
 def test_no_effect_is_refuted_not_confirmed():
     t = ST.paired(_records(0.0, seed=3), "A", "B", "R@1", "within_target").iloc[0]
-    assert t.p_queries > 0.05 and CL.claim_better(t) == "refuted"
+    assert t.p_queries > 0.05 and CL.better(t) == "refuted"
 
 
 def test_ridge_penalty_choice_and_fit_are_closed_form():

@@ -82,6 +82,14 @@ _LAZY = {
     "random_cmc": "thinbridge.evaluation.tasks",
     "global_metrics": "thinbridge.evaluation.metrics",
     "within_target_metrics": "thinbridge.evaluation.within_target",
+    "SCOPES": "thinbridge.evaluation.statistics",
+    "METRICS": "thinbridge.evaluation.statistics",
+    "interval_summary": "thinbridge.evaluation.statistics",
+    "interval_table": "thinbridge.evaluation.statistics",
+    "per_split": "thinbridge.evaluation.statistics",
+    "paired": "thinbridge.evaluation.statistics",
+    "fmt_interval": "thinbridge.evaluation.statistics",
+    "fmt_p": "thinbridge.evaluation.statistics",
     # search
     "Retriever": "thinbridge.search.retrieval",
     "molecules_with_target": "thinbridge.search.retrieval",
@@ -105,6 +113,8 @@ if TYPE_CHECKING:  # pragma: no cover  (for editors and type checkers: the same 
                                         scaffold_cache, scaffold_split, split_leakage, split_pairs,
                                         split_summary)
     from thinbridge.evaluation.metrics import global_metrics
+    from thinbridge.evaluation.statistics import (METRICS, SCOPES, fmt_interval, fmt_p, interval_summary,
+                                                  interval_table, paired, per_split)
     from thinbridge.evaluation.tasks import allowed_mask, build_tasks, random_cmc, score_tasks
     from thinbridge.evaluation.within_target import within_target_metrics
     from thinbridge.features.cache import describe_cache, drug_features, text_features

@@ -1,18 +1,84 @@
-"""TODO claims"""
+"""The verdict as data: each claim of the paper, judged by a stated rule, as a record.
+
+A :class:`Claim` holds what was claimed, the comparison or number it rests on (models, metric,
+scope, split kind), the numbers (mean difference and its 95% interval across split seeds, the
+query-level and split-level p-values, the splits won; or the paper's value beside our interval),
+the status and a link to the section that computed it. The rules:
+
+* a claim that A beats B (:func:`from_test`) is *confirmed* when A's mean is higher and the
+  query-level test rejects equality at :data:`~thinbridge.evaluation.statistics.ALPHA`,
+  *refuted* otherwise (no detectable gain, or a loss) — :func:`better`;
+* a number of the paper (:func:`from_number`) is *confirmed* when it lies in our 95% interval
+  across splits, else *refuted* with the side our interval lies on — :func:`value`.
+
+Chapters 7 and 8 build their claims with one call (:func:`replication_claims`,
+:func:`encoder_claims`) and :func:`save` them; chapter 9 :func:`load`\\ s the records and renders
+them (:func:`verdict_markdown`), reading fields, never text.
+"""
 from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from thinbridge.evaluation.statistics import ALPHA, fmt_p
+from thinbridge._util import jsonio
+from thinbridge.evaluation.statistics import ALPHA, fmt_interval, fmt_p, pick
+
+#: a claim's section in the book: the label of a {ref} target
+REF = "verdict-{}"
 
 
-def claim_better(test: pd.Series, alpha: float = ALPHA) -> str:
+@dataclass(frozen=True)
+class Claim:
+    claim: str
+    status: str
+    evidence: str
+    ref: str
+    kind: str = "comparison"          # "comparison" (A beats B), "number" (the paper's value), "best cell"
+    a: str | None = None              # the comparison: model a against model b
+    b: str | None = None
+    metric: str | None = None
+    scope: str | None = None
+    split: str | None = None
+    mean_a: float | None = None
+    mean_b: float | None = None
+    diff: float | None = None         # mean difference a - b across split seeds, and its 95% interval
+    lo: float | None = None
+    hi: float | None = None
+    p_queries: float | None = None    # sign-flip test over queries; paired t-test over split means
+    p_splits: float | None = None
+    wins: str | None = None           # splits where a is higher, "k/n"
+    paper: float | None = None        # a number of the paper, and our mean and 95% interval
+    ours: float | None = None
+    ours_lo: float | None = None
+    ours_hi: float | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Claim":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown claim fields: {sorted(unknown)}")
+        return cls(**{k: (float("nan") if v is None and k in _FLOATS else v) for k, v in d.items()})
+
+
+_FLOATS = {f.name for f in dataclasses.fields(Claim) if "float" in str(f.type)}
+
+
+# ------------------------------------------------------------------------------- the rules
+def better(test: pd.Series, alpha: float = ALPHA) -> str:
     """A claim that A beats B: ``confirmed`` when A's mean is higher and the query-level test
     rejects equality at ``alpha``; ``refuted`` otherwise (no detectable gain, or a loss)."""
     return "confirmed" if test["diff"] > 0 and test["p_queries"] < alpha else "refuted"
 
 
-def claim_value(paper: float, row: pd.Series) -> str:
+def value(paper: float, row: pd.Series) -> str:
     """A number of the paper: ``confirmed`` when it lies in our 95% interval across splits, else
     ``refuted`` with the side our interval lies on."""
     if row["lo"] <= paper <= row["hi"]:
@@ -27,3 +93,105 @@ def evidence(test: pd.Series) -> str:
             f"[{test['lo']:+.3f}, {test['hi']:+.3f}], higher in {test['wins']} splits, "
             f"{fmt_p(test['p_queries'])} over queries, {fmt_p(test['p_splits'])} over splits")
 
+
+def _comparison(test: pd.Series) -> dict:
+    keys = ("a", "b", "metric", "scope", "split", "mean_a", "mean_b", "diff", "lo", "hi", "p_queries", "p_splits",
+            "wins")
+    return {k: (float(test[k]) if isinstance(test[k], float) else test[k]) for k in keys}
+
+
+# ------------------------------------------------------------------------------- building claims
+def from_test(claim: str, test: pd.Series, ref: str) -> Claim:
+    """The claim that ``test["a"]`` beats ``test["b"]`` (a row of
+    :func:`thinbridge.evaluation.statistics.paired`), judged by :func:`better`."""
+    return Claim(claim=claim, status=better(test), evidence=evidence(test), ref=ref, **_comparison(test))
+
+
+def from_number(quantity: str, paper: float, row: pd.Series, model: str, ref: str) -> Claim:
+    """The paper's ``quantity`` = ``paper`` against our interval ``row`` (``mean``, ``lo``, ``hi``)
+    of ``model`` across split seeds, judged by :func:`value`."""
+    return Claim(claim=f"Paper's number: {quantity} = {paper}", status=value(paper, row),
+                 evidence=f"ours {fmt_interval(row['mean'], row['lo'], row['hi'])} ({model}, {row['split']} splits)",
+                 ref=ref, kind="number", split=row["split"], paper=paper, ours=float(row["mean"]),
+                 ours_lo=float(row["lo"]), ours_hi=float(row["hi"]))
+
+
+def best_cell(cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, paper_cell: str, ref: str) -> Claim:
+    """The claim that ``paper_cell`` is the best ablation cell: ``confirmed`` when it has the highest
+    mean, ``refuted`` when another is significantly better, ``inconclusive`` otherwise. The
+    numbers are those of the first comparison in ``cell_tests``."""
+    best = cell_summary.sort_values("mean", ascending=False).iloc[0]
+    beaten = cell_tests[(cell_tests["diff"] > 0) & (cell_tests.p_queries < ALPHA)]
+    status = "confirmed" if best.model == paper_cell else ("refuted" if len(beaten) else "inconclusive")
+    text = (f"highest mean within-target R@1 across scaffold splits: {best.model} ({best['mean']:.3f}); "
+            + "; ".join(evidence(r) for _, r in cell_tests.iterrows()))
+    first = _comparison(cell_tests.iloc[0]) if len(cell_tests) else {}
+    return Claim(claim="Best cell is WithDrug, T 0.05, m 0.15", status=status, evidence=text, ref=ref,
+                 kind="best cell", **first)
+
+
+def replication_claims(tests: pd.DataFrame, hard_tests: pd.DataFrame, name_tests: pd.DataFrame,
+                       cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, comparisons: list[Claim]) -> list[Claim]:
+    """Chapter 7's claims, from its tables of paired tests and its paper-number comparisons."""
+    out = [from_test("Non-trivial cross-modal alignment (bridge beats its untrained heads, scaffold split)",
+                     pick(tests, a="bridge", b="random heads", metric="MRR", scope="global", split="scaffold"),
+                     REF.format("alignment"))]
+    for other in ("random heads", "PCA+CCA"):
+        t = pick(tests, a="bridge, paper's best cell", b=other, metric="R@1", scope="within_target",
+                 split="scaffold")
+        out.append(from_test(f"Within-target gain over frozen baselines: {other} (paper's best cell, scaffold split)",
+                             t, REF.format("alignment")))
+    t = pick(hard_tests, split="scaffold", scope="within_target", a="batches=target, hard_weight=4.0, margin=0.15")
+    out.append(from_test("Hard-negative weighting and the margin help (with target batches)", t, REF.format("hard")))
+    t = pick(name_tests, split="scaffold", scope="within_target", metric="R@1").copy()
+    t["a"], t["b"] = "WithDrug", "NoDrug"
+    out.append(from_test("The drug name in the text helps (within target, scaffold split)", t, REF.format("name")))
+    out.append(best_cell(cell_summary, cell_tests, "paper's best cell", REF.format("best-cell")))
+    out += [c for c in comparisons if c.split == "scaffold"]
+    return out
+
+
+def encoder_claims(records: pd.DataFrame, reference: str) -> list[Claim]:
+    """Chapter 8's claims: the trained linear bridge against a closed-form fit and against
+    nearest text neighbours (global MRR, scaffold splits)."""
+    from thinbridge.evaluation.statistics import paired
+
+    ref = "verdict-encoders"
+    return [
+        from_test("A trained thin bridge beats a closed-form linear fit (ridge) between the frozen spaces",
+                  paired(records, reference, "ridge (ECFP4)", "MRR", "global").iloc[0], ref),
+        from_test("A trained thin bridge beats text-to-text nearest neighbours (no training)",
+                  paired(records, reference, "text neighbours (ECFP4)", "MRR", "global").iloc[0], ref),
+    ]
+
+
+# ------------------------------------------------------------------------------- files and the verdict
+def save(claims: list[Claim], path: str | Path) -> Path:
+    """The records as strict JSON (undefined numbers as null)."""
+    return jsonio.write(path, [c.to_dict() for c in claims])
+
+
+def load(*paths: str | Path) -> list[Claim]:
+    """The records of one or more claims files, in order."""
+    import json
+
+    return [Claim.from_dict(d) for p in paths for d in json.loads(Path(p).read_text(encoding="utf-8"))]
+
+
+def table(claims: list[Claim]) -> pd.DataFrame:
+    """One row per claim: its fields as columns."""
+    return pd.DataFrame([c.to_dict() for c in claims])
+
+
+def verdict_markdown(claims: list[Claim]) -> str:
+    """The verdict as a Markdown table: one row per claim, its status, its evidence and a link to
+    the section that computed it."""
+    lines = ["| claim | verdict | evidence |", "|---|---|---|"]
+    for c in claims:
+        lines.append(f"| {c.claim} | **{c.status}** | {c.evidence} ({{ref}}`computed here <{c.ref}>`) |")
+    return "\n".join(lines)
+
+
+def shown(x: float | None) -> float:
+    """A number as the evidence prints it (three decimals), as a float; NaN when undefined."""
+    return float("nan") if x is None or not math.isfinite(x) else float(f"{x:+.3f}")

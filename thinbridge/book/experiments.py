@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from thinbridge._util import jsonio
+from thinbridge.evaluation.statistics import fmt_interval
 from thinbridge.config import RunConfig
 from thinbridge._util.parallel import parallel_map
 
@@ -185,17 +186,11 @@ def second_order_similarity(x_drug: np.ndarray, x_text: np.ndarray) -> tuple[np.
     return s_drug, s_text, np.corrcoef(s_drug, s_text)[:k, k:]
 
 
-def fmt_ci(v: float, lo: float, hi: float) -> str:
-    if np.isnan(lo):
-        return f"{v:.3f}"
-    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
 def results_table(long: pd.DataFrame, metrics_by_scope: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Table 1: rows run × model, columns direction × scope × metric, cells 'value [95% CI]'."""
     metrics_by_scope = metrics_by_scope or {"global": ["R@1", "R@10", "MRR"], "within_target": ["R@1", "MRR", "R@1_all", "MRR_all"]}
     keep = pd.concat([long[(long.scope == s) & long.metric.isin(ms)] for s, ms in metrics_by_scope.items()])
-    keep = keep.assign(cell=[fmt_ci(v, lo, hi) for v, lo, hi in zip(keep.value, keep.lo, keep.hi)],
+    keep = keep.assign(cell=[fmt_interval(v, lo, hi) for v, lo, hi in zip(keep.value, keep.lo, keep.hi)],
                        model=keep.model.map(MODEL_LABELS))
     tab = keep.pivot_table(index=["run", "model"], columns=["direction", "scope", "metric"], values="cell",
                            aggfunc="first", sort=False)

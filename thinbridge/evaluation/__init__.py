@@ -21,7 +21,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "Task": "thinbridge.evaluation.tasks",
     "build_tasks": "thinbridge.evaluation.tasks",
     "score_tasks": "thinbridge.evaluation.tasks",
-    "summary": "thinbridge.evaluation.statistics",
+    "interval_summary": "thinbridge.evaluation.statistics",
     "paired": "thinbridge.evaluation.statistics",
     "per_split": "thinbridge.evaluation.statistics",
     "fmt_interval": "thinbridge.evaluation.statistics",

@@ -1,7 +1,7 @@
 """Statistics over replicates: intervals across split seeds and paired tests of two models.
 
 The records are one row per (split, split seed, model, model seed, query) with that query's
-hit and reciprocal rank (:func:`thinbridge.training.replicates.replicate`). :func:`summary`
+hit and reciprocal rank (:func:`thinbridge.training.replicates.replicate`). :func:`interval_summary`
 gives each model's mean and 95% t-interval across split seeds, :func:`paired` compares two
 models on the same queries (mean difference, interval, splits won, a sign-flip test over
 queries and one over splits), :func:`fmt_interval` and :func:`fmt_p` print them, the one
@@ -44,7 +44,7 @@ def per_split(records: pd.DataFrame, metric: str, scope: str) -> pd.DataFrame:
             .mean().reset_index())
 
 
-def summary(records: pd.DataFrame, metric: str, scope: str) -> pd.DataFrame:
+def interval_summary(records: pd.DataFrame, metric: str, scope: str) -> pd.DataFrame:
     """Per split kind and model: mean over split seeds, sd across splits, 95% t-interval, splits."""
     rows = []
     for (kind, model, inputs), g in per_split(records, metric, scope).groupby(["split", "model", "inputs"], sort=False):
@@ -106,8 +106,11 @@ def paired(records: pd.DataFrame, a: str, b: str, metric: str, scope: str, input
     return pd.DataFrame(rows)
 
 
-def fmt_interval(mean: float, lo: float, hi: float, digits: int = 3) -> str:
-    """``0.169 [0.150, 0.188]``."""
+def fmt_interval(mean: float, lo: float | None, hi: float | None, digits: int = 3) -> str:
+    """``0.169 [0.150, 0.188]``; the mean alone when there is no interval (``lo`` missing or NaN:
+    one split, or no bootstrap). The one formatter of an interval in the package."""
+    if lo is None or not np.isfinite(lo):
+        return f"{mean:.{digits}f}"
     return f"{mean:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
@@ -126,7 +129,7 @@ def interval_table(records: pd.DataFrame, split: str, models=None) -> pd.DataFra
     parts = []
     for scope in SCOPES:
         for metric in METRICS:
-            s = summary(records, metric, scope)
+            s = interval_summary(records, metric, scope)
             s = s[s.split == split]
             parts.append(s.assign(column=f"{metric} {scope.replace('_', ' ')}",
                                   cell=[fmt_interval(m, lo, hi) for m, lo, hi in zip(s["mean"], s.lo, s.hi)]))

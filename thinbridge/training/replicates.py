@@ -7,11 +7,11 @@ globally and within its target, and whether its within-target group is *solvable
 (:func:`thinbridge.evaluation.tasks.solvable`). Everything the book reports is computed from that one
 table (:func:`replicate`):
 
-* :func:`summary`: per model and split kind, the mean over split seeds of the per-split value
+* :func:`thinbridge.evaluation.statistics.interval_summary`: per model and split kind, the mean over split seeds of the per-split value
   (itself the mean over queries and model seeds), the spread across splits and a 95% t-interval
   over the split means. The split-to-split spread holds both sources of variation, the
   test set a split draws and the model seeds' noise, so the interval accounts for both.
-* :func:`paired`: model A against model B on the same queries. Two tests: a sign-flip
+* :func:`thinbridge.evaluation.statistics.paired`: model A against model B on the same queries. Two tests: a sign-flip
   permutation test over queries, stratified by split (each query's difference, averaged over
   model seeds, keeps or flips its sign; pooled over the splits), and a paired t-test over the
   split means. The verdicts use the first (power from every query) and report the second.
