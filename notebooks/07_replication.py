@@ -159,41 +159,8 @@ print(
 # within-target numbers are compared with our closest view.
 
 # %%
-comparisons, number_claims = [], []
-for q in X.PAPER_NUMBERS:
-    model = (
-        "bridge" if q["scope"] == "global" else "bridge, paper's best cell"
-    )
-    scope = q["scope"]
-    if q["metric"] not in METRICS:
-        continue
-    s = interval_summary(records[records.model == model], q["metric"], scope)
-    for _, row in s.iterrows():
-        if q["split"] and row.split != q["split"]:
-            continue
-        comparisons.append(
-            {
-                "quantity": q["quantity"],
-                "split": row.split,
-                "model": model,
-                "paper": q["paper"],
-                "ours (mean [95% interval])": fmt_interval(
-                    row["mean"], row.lo, row.hi
-                ),
-                "verdict": verdict.value(q["paper"], row),
-            }
-        )
-        number_claims.append(
-            verdict.from_number(
-                q["quantity"],
-                q["paper"],
-                row,
-                model,
-                verdict.REF.format("numbers"),
-            )
-        )
-comparisons = pd.DataFrame(comparisons)
-comparisons
+numbers = verdict.paper_numbers(records, X.PAPER_NUMBERS)
+verdict.numbers_table(numbers)
 
 # %% [markdown]
 # (verdict-alignment)=
@@ -419,7 +386,7 @@ hard_tests.assign(
 
 # %%
 claims = verdict.replication_claims(
-    tests, hard_tests, name_tests, cell_summary, cell_tests, number_claims
+    tests, hard_tests, name_tests, cell_summary, cell_tests, numbers
 )
 verdict.save(claims, paths.artifact(book.CLAIMS_REPLICATION))
 verdict.table(claims)[["claim", "status"]]

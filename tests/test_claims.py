@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -46,10 +47,13 @@ def test_a_gain_that_is_not_significant_is_refuted():
     (0.10, "refuted (ours higher)"), (0.30, "refuted (ours lower)"),
 ])
 def test_a_paper_number_against_our_interval(paper, status):
-    row = pd.Series({"split": "scaffold", "mean": 0.2, "lo": 0.15, "hi": 0.25})
+    row = pd.Series({"split": "scaffold", "metric": "MRR", "scope": "global", "mean": 0.2, "lo": 0.15, "hi": 0.25})
     c = C.from_number("Scaffold split, MRR", paper, row, "bridge", "verdict-numbers")
     assert c.status == status and c.kind == "number"
     assert (c.paper, c.ours, c.ours_lo, c.ours_hi) == (paper, 0.2, 0.15, 0.25)
+    assert (c.quantity, c.a, c.metric, c.scope, c.split) == ("Scaffold split, MRR", "bridge", "MRR", "global",
+                                                               "scaffold")
+    assert c.diff is None and c.hi is None  # no difference: the interval is ours_lo, ours_hi
     assert c.claim == f"Paper's number: Scaffold split, MRR = {paper}"
     assert c.evidence == "ours 0.200 [0.150, 0.250] (bridge, scaffold splits)"
 
@@ -67,17 +71,21 @@ def test_the_best_cell_rule():
 
 
 def test_records_round_trip_through_strict_json(tmp_path):
-    claims = [C.from_test("a win", test(p_splits=float("nan")), "verdict-a"),
+    """Every field comes back equal; an undefined number (a p-value over one split) is null."""
+    cell = C.best_cell(pd.DataFrame({"model": ["paper's best cell", "other"], "mean": [0.4, 0.3]}),
+                       pd.DataFrame([test(a="other", b="paper's best cell", diff=-0.1)]), "paper's best cell", "r")
+    claims = [C.from_test("a win", test(p_splits=np.float64("nan"), diff=np.float64(0.05)), "verdict-a"),
               C.from_number("Scaffold split, R@1", 0.15, pd.Series({"split": "scaffold", "mean": 0.2, "lo": 0.18,
-                                                                    "hi": 0.22}), "bridge", "verdict-b")]
+                                                                    "hi": 0.22}), "bridge", "verdict-b"), cell]
+    assert claims[0].p_splits is None and type(claims[0].diff) is float
     path = C.save(claims, tmp_path / "claims.json")
     text = path.read_text()
     assert "NaN" not in text
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
     back = C.load(path)
-    assert [b.claim for b in back] == [c.claim for c in claims]
-    assert math.isnan(back[0].p_splits) and math.isnan(back[1].hi) and math.isnan(C.shown(back[1].hi))  # null: NaN
-    assert back[0].to_dict()["diff"] == 0.05
+    assert back == claims and [b.to_dict() for b in back] == [c.to_dict() for c in claims]
+    assert json.loads(text)[0]["p_splits"] is None and back[0].diff == 0.05
+    assert C.load(path, path) == claims + claims  # several files, in order
 
 
 def test_unknown_fields_are_an_error():
@@ -95,6 +103,42 @@ def test_the_verdict_table_has_one_row_per_claim_with_its_link():
 
 def test_shown_is_the_printed_bound():
     assert C.shown(-0.01249) == -0.012 and C.shown(0.0199) == 0.02 and math.isnan(C.shown(None))
+
+
+def _records() -> pd.DataFrame:
+    """Per-query records (as thinbridge.training.replicates.replicate makes them) where every
+    query of a split has the same value, so each split's value is known: the bridge's global
+    reciprocal rank is 0.2, 0.3, 0.4 on three scaffold splits and 0.5 on one random split."""
+    rows = []
+    for split, seed, rr in (("scaffold", 0, 0.2), ("scaffold", 1, 0.3), ("scaffold", 2, 0.4), ("random", 0, 0.5)):
+        for model in ("bridge", "bridge, paper's best cell"):
+            for q in range(4):
+                rows.append({"split": split, "split_seed": seed, "model": model, "inputs": "NoDrug", "query": q,
+                             "model_seed": 0, "rr": rr, "hit1": float(q == 0), "wt_rr": rr, "wt_hit1": 1.0,
+                             "in_group": True, "solvable": True})
+    return pd.DataFrame(rows)
+
+
+def test_paper_numbers_judge_each_number_per_split_kind_and_skip_unknown_metrics():
+    numbers = [{"quantity": "Scaffold split, MRR", "paper": 0.9, "metric": "MRR", "scope": "global",
+                "split": "scaffold"},
+               {"quantity": "Grouped Recall@3", "paper": 0.3, "metric": "R@3", "scope": "within_target",
+                "split": "scaffold"},
+               {"quantity": "Within-target MRR", "paper": 0.3, "metric": "MRR", "scope": "within_target",
+                "split": None}]
+    claims = C.paper_numbers(_records(), numbers)
+    assert [(c.quantity, c.split, c.a) for c in claims] == [
+        ("Scaffold split, MRR", "scaffold", "bridge"),
+        ("Within-target MRR", "scaffold", "bridge, paper's best cell"),
+        ("Within-target MRR", "random", "bridge, paper's best cell")]
+    first = claims[0]
+    assert first.ours == pytest.approx(0.3) and first.ours_lo < 0.3 < first.ours_hi
+    assert first.status == "refuted (ours lower)" and claims[1].status == "confirmed"
+    assert claims[2].ours_lo is None and claims[2].evidence == "ours 0.500 (bridge, paper's best cell, random splits)"
+    t = C.numbers_table(claims)
+    assert list(t.columns) == ["quantity", "split", "model", "paper", "ours (mean [95% interval])", "verdict"]
+    assert t["ours (mean [95% interval])"].iloc[0] == fmt_interval(first.ours, first.ours_lo, first.ours_hi)
+    assert t.verdict.tolist() == [c.status for c in claims]
 
 
 def test_one_interval_formatter():

@@ -11,7 +11,8 @@ the status and a link to the section that computed it. The rules:
 * a number of the paper (:func:`from_number`) is *confirmed* when it lies in our 95% interval
   across splits, else *refuted* with the side our interval lies on — :func:`value`.
 
-Chapters 7 and 8 build their claims with one call (:func:`replication_claims`,
+Chapter 7 judges the paper's numbers (:func:`paper_numbers`, shown by :func:`numbers_table`);
+chapters 7 and 8 build their claims with one call (:func:`replication_claims`,
 :func:`encoder_claims`) and :func:`save` them; chapter 9 :func:`load`\\ s the records and renders
 them (:func:`verdict_markdown`), reading fields, never text.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from thinbridge._util import jsonio
-from thinbridge.evaluation.statistics import ALPHA, fmt_interval, fmt_p, pick
+from thinbridge.evaluation.statistics import ALPHA, METRICS, fmt_interval, fmt_p, interval_summary, pick
 
 #: a claim's section in the book: the label of a {ref} target
 REF = "verdict-{}"
@@ -33,12 +34,15 @@ REF = "verdict-{}"
 
 @dataclass(frozen=True)
 class Claim:
+    """One judged claim. Numbers that do not apply, or are undefined (a p-value over one split),
+    are ``None``, in memory as in the file (JSON ``null``), so a record reads back equal."""
+
     claim: str
     status: str
     evidence: str
     ref: str
     kind: str = "comparison"          # "comparison" (A beats B), "number" (the paper's value), "best cell"
-    a: str | None = None              # the comparison: model a against model b
+    a: str | None = None              # the comparison: model a against model b (numbers: our model)
     b: str | None = None
     metric: str | None = None
     scope: str | None = None
@@ -51,10 +55,17 @@ class Claim:
     p_queries: float | None = None    # sign-flip test over queries; paired t-test over split means
     p_splits: float | None = None
     wins: str | None = None           # splits where a is higher, "k/n"
-    paper: float | None = None        # a number of the paper, and our mean and 95% interval
+    quantity: str | None = None       # a number of the paper: what it measures, its value, and our
+    paper: float | None = None        # mean and 95% interval across split seeds
     ours: float | None = None
     ours_lo: float | None = None
     ours_hi: float | None = None
+
+    def __post_init__(self):
+        for name in _FLOATS:  # numpy scalars to floats, NaN to None
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, float(v) if math.isfinite(v) else None)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -65,10 +76,10 @@ class Claim:
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"unknown claim fields: {sorted(unknown)}")
-        return cls(**{k: (float("nan") if v is None and k in _FLOATS else v) for k, v in d.items()})
+        return cls(**d)
 
 
-_FLOATS = {f.name for f in dataclasses.fields(Claim) if "float" in str(f.type)}
+_FLOATS = tuple(f.name for f in dataclasses.fields(Claim) if "float" in str(f.type))
 
 
 # ------------------------------------------------------------------------------- the rules
@@ -97,7 +108,7 @@ def evidence(test: pd.Series) -> str:
 def _comparison(test: pd.Series) -> dict:
     keys = ("a", "b", "metric", "scope", "split", "mean_a", "mean_b", "diff", "lo", "hi", "p_queries", "p_splits",
             "wins")
-    return {k: (float(test[k]) if isinstance(test[k], float) else test[k]) for k in keys}
+    return {k: test[k] for k in keys}
 
 
 # ------------------------------------------------------------------------------- building claims
@@ -108,12 +119,44 @@ def from_test(claim: str, test: pd.Series, ref: str) -> Claim:
 
 
 def from_number(quantity: str, paper: float, row: pd.Series, model: str, ref: str) -> Claim:
-    """The paper's ``quantity`` = ``paper`` against our interval ``row`` (``mean``, ``lo``, ``hi``)
-    of ``model`` across split seeds, judged by :func:`value`."""
+    """The paper's ``quantity`` = ``paper`` against our interval ``row`` (``mean``, ``lo``, ``hi``,
+    ``split``, and ``metric``, ``scope`` if known: a row of
+    :func:`~thinbridge.evaluation.statistics.interval_summary`) of ``model`` across split seeds,
+    judged by :func:`value`."""
     return Claim(claim=f"Paper's number: {quantity} = {paper}", status=value(paper, row),
                  evidence=f"ours {fmt_interval(row['mean'], row['lo'], row['hi'])} ({model}, {row['split']} splits)",
-                 ref=ref, kind="number", split=row["split"], paper=paper, ours=float(row["mean"]),
-                 ours_lo=float(row["lo"]), ours_hi=float(row["hi"]))
+                 ref=ref, kind="number", a=model, metric=row.get("metric"), scope=row.get("scope"),
+                 split=row["split"], quantity=quantity, paper=paper, ours=row["mean"], ours_lo=row["lo"],
+                 ours_hi=row["hi"])
+
+
+#: which model each of the paper's numbers is compared with, by scope: its Table 1 has no drug
+#: name (the main configuration); its within-target numbers come from its best cell
+PAPER_MODELS = {"global": "bridge", "within_target": "bridge, paper's best cell"}
+
+
+def paper_numbers(records: pd.DataFrame, numbers: list[dict], models: dict[str, str] = PAPER_MODELS,
+                  ref: str = REF.format("numbers")) -> list[Claim]:
+    """Each of the paper's ``numbers`` (``quantity``, ``paper``, ``metric``, ``scope``, ``split``
+    or None for every split kind; :data:`thinbridge.book.experiments.PAPER_NUMBERS`) against our
+    interval across split seeds for the model of its scope, one claim per split kind, in order.
+    Metrics the records do not hold (R@3) are skipped."""
+    out = []
+    for q in numbers:
+        if q["metric"] not in METRICS:
+            continue
+        model = models[q["scope"]]
+        s = interval_summary(records[records.model == model], q["metric"], q["scope"])
+        out += [from_number(q["quantity"], q["paper"], row, model, ref) for _, row in s.iterrows()
+                if not q["split"] or row["split"] == q["split"]]
+    return out
+
+
+def numbers_table(claims: list[Claim]) -> pd.DataFrame:
+    """The paper's numbers among ``claims`` beside ours: one row per number and split kind."""
+    return pd.DataFrame([{"quantity": c.quantity, "split": c.split, "model": c.a, "paper": c.paper,
+                          "ours (mean [95% interval])": fmt_interval(c.ours, c.ours_lo, c.ours_hi),
+                          "verdict": c.status} for c in claims if c.kind == "number"])
 
 
 def best_cell(cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, paper_cell: str, ref: str) -> Claim:
@@ -131,8 +174,9 @@ def best_cell(cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, paper_cell: 
 
 
 def replication_claims(tests: pd.DataFrame, hard_tests: pd.DataFrame, name_tests: pd.DataFrame,
-                       cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, comparisons: list[Claim]) -> list[Claim]:
-    """Chapter 7's claims, from its tables of paired tests and its paper-number comparisons."""
+                       cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, numbers: list[Claim]) -> list[Claim]:
+    """Chapter 7's claims, from its tables of paired tests and the paper's numbers judged by
+    :func:`paper_numbers` (those of the scaffold splits)."""
     out = [from_test("Non-trivial cross-modal alignment (bridge beats its untrained heads, scaffold split)",
                      pick(tests, a="bridge", b="random heads", metric="MRR", scope="global", split="scaffold"),
                      REF.format("alignment"))]
@@ -147,7 +191,7 @@ def replication_claims(tests: pd.DataFrame, hard_tests: pd.DataFrame, name_tests
     t["a"], t["b"] = "WithDrug", "NoDrug"
     out.append(from_test("The drug name in the text helps (within target, scaffold split)", t, REF.format("name")))
     out.append(best_cell(cell_summary, cell_tests, "paper's best cell", REF.format("best-cell")))
-    out += [c for c in comparisons if c.split == "scaffold"]
+    out += [c for c in numbers if c.split == "scaffold"]
     return out
 
 
@@ -194,4 +238,4 @@ def verdict_markdown(claims: list[Claim]) -> str:
 
 def shown(x: float | None) -> float:
     """A number as the evidence prints it (three decimals), as a float; NaN when undefined."""
-    return float("nan") if x is None or not math.isfinite(x) else float(f"{x:+.3f}")
+    return float("nan") if x is None else float(f"{x:+.3f}")
