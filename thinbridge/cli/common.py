@@ -10,6 +10,7 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"thinbridge: error: {message} (see {self.prog} --help)\n")
 
+
 def number(kind, lo=None, name="value"):
     """An argparse type: a finite int/float, at least ``lo``; a one-line message otherwise."""
     import math
@@ -28,6 +29,7 @@ def number(kind, lo=None, name="value"):
     parse.__name__ = kind.__name__
     return parse
 
+
 def print_summary(m: dict) -> None:
     for d in ("text_to_drug", "drug_to_text"):
         g, w = m["test"][d]["global"], m["test"][d]["within_target"]
@@ -38,10 +40,12 @@ def print_summary(m: dict) -> None:
             line += f" | random heads R@1 {rb['R@1']:.3f}"
         print(line)
 
+
 def shown(text: str, width: int = 80) -> str:
     """A query as echoed back: quoted, and cut to ``width`` characters with an ellipsis."""
     text = " ".join(text.split())
     return repr(text if len(text) <= width else text[: width - 1] + "…")
+
 
 def jsonable(df) -> list[dict]:
     import numpy as np

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 
-
-
 def add_subparser(sub):
     p = sub.add_parser("download", help="fetch ChEMBL's mechanism table, or a whole SQLite release (needs network)",
                        description="With --mechanisms-only: the current drug-mechanism table with structures and "
@@ -17,6 +15,7 @@ def add_subparser(sub):
     p.add_argument("--cache", default=None, help="cache folder for the SQLite release (default: pystow's, ~/.data)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
+
 
 def run(a) -> int:
     from thinbridge.data import download

@@ -17,6 +17,7 @@ def add_subparser(sub):
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=run)
 
+
 def run(a) -> int:
     from thinbridge import data as D
     from thinbridge.config import RunConfig

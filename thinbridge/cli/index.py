@@ -40,6 +40,7 @@ def add_subparser(sub):
     x.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     x.set_defaults(func=run)
 
+
 def run(a) -> int:
     from thinbridge.search.build import check_options
     from thinbridge.search.index import INDEX_DUPLICATES, INDEX_SKIPPED
@@ -77,6 +78,7 @@ def run(a) -> int:
               f"all listed in {Path(a.out) / INDEX_SKIPPED}")
     print(f"search it: thinbridge query {a.run} \"some text\" --index {a.out}")
     return 0
+
 
 def _print_search_kind(res: dict) -> None:
     """The index's search structure, and for an approximate one its measured recall."""

@@ -14,6 +14,7 @@ def add_subparser(sub):
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
+
 def run(a) -> int:
     from thinbridge.data import pairs as data
     from thinbridge._util.paths import check_out_dir, resolve_data_path

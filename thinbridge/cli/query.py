@@ -30,6 +30,7 @@ def add_subparser(sub):
     q.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     q.set_defaults(func=run)
 
+
 def _query_batch(a) -> int:
     """``--queries-file``: every line a query, one JSON line out per query (errors included, counted)."""
     from thinbridge.search.retrieval import Retriever
@@ -63,6 +64,7 @@ def _query_batch(a) -> int:
               file=sys.stderr)
     return 0
 
+
 def _open_index(r, path):
     """The index at ``path`` (None: none), loaded once and checked against the run's bridge."""
     if path is None:
@@ -72,6 +74,7 @@ def _open_index(r, path):
     index = Index.load(path)
     r.check_index(index)
     return index
+
 
 def run(a) -> int:
     if a.queries_file is not None:

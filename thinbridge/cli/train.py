@@ -50,6 +50,7 @@ def add_subparser(sub):
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=run)
 
+
 def run(a) -> int:
     from thinbridge.config import RunConfig
     from thinbridge._util.paths import check_out_dir

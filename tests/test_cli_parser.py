@@ -1,0 +1,69 @@
+"""The command line's shape: building the parser is cheap, and each subcommand is one module
+(``add_subparser`` and ``run``) under ``thinbridge/cli``, as chemprop's ``cli``."""
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = ROOT / "thinbridge" / "cli"
+SUBCOMMANDS = ("prepare", "download", "train", "evaluate", "query", "index")
+HEAVY = "{'torch', 'numpy', 'pandas', 'rdkit', 'sentence_transformers'}"
+
+
+def test_building_the_parser_imports_no_heavy_library_and_help_exits_0():
+    code = ("import sys; from thinbridge.cli.main import build_parser; build_parser(); "
+            f"bad = {HEAVY} & set(sys.modules); assert not bad, bad")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([sys.executable, "-m", "thinbridge.cli", "--help"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    assert all(name in res.stdout for name in SUBCOMMANDS), res.stdout
+
+
+def test_the_entry_point_and_the_package_exports():
+    """pyproject's console script is ``thinbridge.cli:main``; the package exports exactly main and build_parser."""
+    import thinbridge.cli as cli
+
+    main_module = importlib.import_module("thinbridge.cli.main")  # the attribute cli.main is the function
+
+    assert sorted(cli.__all__) == ["build_parser", "main"]
+    assert cli.main is main_module.main and cli.build_parser is main_module.build_parser
+    assert 'thinbridge = "thinbridge.cli:main"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_one_module_per_subcommand_with_add_subparser_and_run():
+    from thinbridge.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert tuple(sub.choices) == SUBCOMMANDS
+    for name in SUBCOMMANDS:
+        mod = importlib.import_module(f"thinbridge.cli.{name}")
+        assert callable(mod.add_subparser) and callable(mod.run), name
+        assert sub.choices[name].get_default("func") is mod.run, name
+
+
+def test_cli_modules_are_short_and_import_no_private_name_from_each_other():
+    bad = []
+    for f in sorted(CLI.glob("*.py")):
+        src = f.read_text(encoding="utf-8")
+        assert len(src.splitlines()) <= 400, f.name
+        tree, aliases = ast.parse(src), set()
+        for node in ast.walk(tree):  # ``from thinbridge.x import _y``; remember names bound to thinbridge objects
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("thinbridge"):
+                bad += [f"{f.name}:{node.lineno} imports {a.name}" for a in node.names if _private(a.name)]
+                aliases |= {a.asname or a.name for a in node.names}
+            elif isinstance(node, ast.Import):
+                aliases |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith("thinbridge")}
+        bad += [f"{f.name}:{node.lineno} uses {node.value.id}.{node.attr}" for node in ast.walk(tree)
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in aliases and _private(node.attr)]  # ``x._y``
+    assert bad == []
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
