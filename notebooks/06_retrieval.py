@@ -20,7 +20,7 @@
 # The hits are drawn, and judged against the mechanisms ChEMBL records for them.
 #
 # ```python
-# from thinbridge.search.retrieval import Retriever
+# from thinbridge import Retriever
 # r = Retriever.load("artifacts/runs/scaffold_rich_noname")
 # r.search_text("EGFR kinase inhibitor", k=5)        # molecules for a text
 # r.search_smiles("CC(=O)Oc1ccccc1C(=O)O", k=5)       # mechanism texts for a molecule

@@ -16,7 +16,7 @@
 # Each claim of the paper, and two questions it did not ask, with the verdict computed in the
 # replication and encoder chapters, the evidence (means over split seeds, 95% intervals and
 # p-values) and a link to the section that computed it. The rules, fixed before looking (in
-# `thinbridge.training.replicates`): a claim that A beats B is **confirmed** when A's mean is higher
+# `thinbridge.book.claims`): a claim that A beats B is **confirmed** when A's mean is higher
 # and the paired sign-flip test over queries gives p < 0.05, and **refuted** otherwise (no
 # detectable gain, or a loss); a number of the paper is **confirmed** when it lies inside our
 # 95% interval across split seeds, and **refuted** otherwise, with the side ours lies on; the best-cell claim is **confirmed** when the paper's cell
