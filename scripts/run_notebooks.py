@@ -331,9 +331,13 @@ def data_file(params: dict) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.path.insert(0, str(ROOT))
+    import thinbridge.book as B  # no heavy imports: plans before any kernel starts
+    from thinbridge.book import chapters as C
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", choices=["full", "fast"], default="full",
+    ap.add_argument("--profile", choices=B.PROFILES, default="full",
                     help="passed to every notebook as the `profile` parameter (default: full)")
     ap.add_argument("--only", action="append", metavar="NN",
                     help="run these notebooks (by number or name; repeatable or comma-separated), after "
@@ -350,9 +354,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=None,
                     help="per-cell timeout in seconds (default: none)")
     args = ap.parse_args(argv)
-
-    sys.path.insert(0, str(ROOT))
-    from thinbridge.book import chapters as C  # no heavy imports: plans before any kernel starts
 
     params: dict = {"profile": args.profile}
     if args.data:

@@ -205,3 +205,17 @@ def test_a_chapter_tracks_what_its_modules_import_even_inside_functions():
     assert "thinbridge/training/grid.py" in got
     assert "thinbridge/training/__init__.py" in got and "thinbridge/__init__.py" in got  # packages on the way run too
     assert C.import_closure(["thinbridge/missing.py"], ROOT) == []
+
+
+def test_imports_for_type_checkers_are_not_a_chapters_code(tmp_path):
+    """``if TYPE_CHECKING:`` imports never run: the package root lists its whole API there, and
+    counting them would make every edit anywhere re-run every chapter."""
+    pkg = tmp_path / "thinbridge"
+    (pkg / "a").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("from typing import TYPE_CHECKING\nfrom thinbridge.a import used\n"
+                                     "if TYPE_CHECKING:\n    from thinbridge.a import listed\nelse:\n    pass\n")
+    (pkg / "a" / "__init__.py").write_text("")
+    (pkg / "a" / "used.py").write_text("")
+    (pkg / "a" / "listed.py").write_text("")
+    got = C.import_closure(["thinbridge/__init__.py"], tmp_path)
+    assert "thinbridge/a/used.py" in got and "thinbridge/a/listed.py" not in got

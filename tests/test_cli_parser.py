@@ -2,7 +2,6 @@
 (``add_subparser`` and ``run``) under ``thinbridge/cli``, as chemprop's ``cli``."""
 from __future__ import annotations
 
-import ast
 import importlib
 import subprocess
 import sys
@@ -46,24 +45,3 @@ def test_one_module_per_subcommand_with_add_subparser_and_run():
         assert callable(mod.add_subparser) and callable(mod.run), name
         assert sub.choices[name].get_default("func") is mod.run, name
 
-
-def test_cli_modules_are_short_and_import_no_private_name_from_each_other():
-    bad = []
-    for f in sorted(CLI.glob("*.py")):
-        src = f.read_text(encoding="utf-8")
-        assert len(src.splitlines()) <= 400, f.name
-        tree, aliases = ast.parse(src), set()
-        for node in ast.walk(tree):  # ``from thinbridge.x import _y``; remember names bound to thinbridge objects
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("thinbridge"):
-                bad += [f"{f.name}:{node.lineno} imports {a.name}" for a in node.names if _private(a.name)]
-                aliases |= {a.asname or a.name for a in node.names}
-            elif isinstance(node, ast.Import):
-                aliases |= {a.asname or a.name.split(".")[0] for a in node.names if a.name.startswith("thinbridge")}
-        bad += [f"{f.name}:{node.lineno} uses {node.value.id}.{node.attr}" for node in ast.walk(tree)
-                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id in aliases and _private(node.attr)]  # ``x._y``
-    assert bad == []
-
-
-def _private(name: str) -> bool:
-    return name.startswith("_") and not name.startswith("__")

@@ -86,7 +86,7 @@ def test_no_import_cycles_counting_imports_inside_functions():
     assert _cycles(edges) == []
 
 
-def _private_imports(path: Path, here: str) -> list[str]:
+def _private_imports(path: Path, here: str, root: Path = ROOT) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     bad = []
     module_aliases = {}
@@ -95,7 +95,7 @@ def _private_imports(path: Path, here: str) -> list[str]:
             for a in node.names:
                 target = f"{node.module}.{a.name}"
                 if a.name.startswith("_") and not a.name.startswith("__") and node.module != here:
-                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {a.name} from {node.module}")
+                    bad.append(f"{path.relative_to(root)}:{node.lineno} imports {a.name} from {node.module}")
                 if target in MODULES:
                     module_aliases[a.asname or a.name] = target
         elif isinstance(node, ast.Import):
@@ -106,7 +106,7 @@ def _private_imports(path: Path, here: str) -> list[str]:
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                 and node.value.id in module_aliases and module_aliases[node.value.id] != here
                 and node.attr.startswith("_") and not node.attr.startswith("__")):
-            bad.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {node.value.id}.{node.attr}")
+            bad.append(f"{path.relative_to(root)}:{node.lineno} uses {node.value.id}.{node.attr}")
     return bad
 
 
@@ -123,16 +123,7 @@ def test_no_private_name_crosses_modules():
 def test_the_private_name_check_sees_both_forms(tmp_path):
     f = tmp_path / "m.py"
     f.write_text("from thinbridge.training.grid import _codes\nfrom thinbridge.data import pairs as D\nD._x\n")
-    assert len(_private_imports_at(f)) == 2
-
-
-def _private_imports_at(f: Path) -> list[str]:
-    global ROOT
-    old, ROOT = ROOT, f.parent
-    try:
-        return _private_imports(f, "elsewhere")
-    finally:
-        ROOT = old
+    assert len(_private_imports(f, "elsewhere", root=tmp_path)) == 2
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

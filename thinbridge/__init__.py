@@ -20,8 +20,6 @@ machine.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from thinbridge._util import numerics as _numerics
 from thinbridge._util.lazy import attach
 
@@ -99,29 +97,3 @@ _LAZY = {
 
 __getattr__, __dir__, __all__ = attach(__name__, _LAZY)
 __all__ = ["__version__", *__all__]
-
-if TYPE_CHECKING:  # pragma: no cover  (for editors and type checkers: the same names, eagerly)
-    from thinbridge._util.errors import UserError
-    from thinbridge._util.paths import resolve_data_path
-    from thinbridge._util.progress import set_progress
-    from thinbridge.bridge.model import Bridge, load_run
-    from thinbridge._util.jsonio import sha256_file
-    from thinbridge.config import ECFP_BITS, ECFP_RADIUS, TEXT_VIEWS, RunConfig
-    from thinbridge.data.loaders import load_mechanisms, load_table
-    from thinbridge.data.pairs import NAME_TEMPLATE, TEXT_TEMPLATES, load_pairs, prepare, reasons_table, text_view
-    from thinbridge.data.splits import (ACYCLIC, assert_no_leak, leakage_audit, load_split, molecules_table, save_split,
-                                        scaffold_cache, scaffold_split, split_leakage, split_pairs,
-                                        split_summary)
-    from thinbridge.evaluation.metrics import global_metrics
-    from thinbridge.evaluation.statistics import (METRICS, SCOPES, fmt_interval, fmt_p, interval_summary,
-                                                  interval_table, paired, per_split)
-    from thinbridge.evaluation.tasks import allowed_mask, build_tasks, random_cmc, score_tasks
-    from thinbridge.evaluation.within_target import within_target_metrics
-    from thinbridge.features.cache import describe_cache, drug_features, text_features
-    from thinbridge.features.drugs import ECFP_ID, drug_encoder
-    from thinbridge.features.text import text_encoder_id
-    from thinbridge.search.build import build_index
-    from thinbridge.search.index import Index
-    from thinbridge.search.retrieval import Retriever, molecules_with_target
-    from thinbridge.training.replicates import cross, replicate
-    from thinbridge.training.run import embed, load_inputs, score_run, train_run

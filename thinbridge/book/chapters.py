@@ -200,7 +200,7 @@ def import_closure(modules: list[str], root: Path) -> list[str]:
         except (OSError, SyntaxError, ValueError):
             continue
         here = _dotted(rel)
-        for node in ast.walk(tree):
+        for node in _runtime_nodes(tree):
             names = []
             if isinstance(node, ast.ImportFrom):
                 base = node.module or ""
@@ -220,6 +220,24 @@ def import_closure(modules: list[str], root: Path) -> list[str]:
                         if f.is_file():
                             todo.append(f.relative_to(root).as_posix())
     return sorted(seen)
+
+
+def _runtime_nodes(tree):
+    """Every node of ``tree`` but those under ``if TYPE_CHECKING:`` (imports for editors, never
+    run: the package root names its whole API there)."""
+    import ast
+
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            test = getattr(child, "test", None) if isinstance(child, ast.If) else None
+            if test is not None and (getattr(test, "id", None) == "TYPE_CHECKING"
+                                     or getattr(test, "attr", None) == "TYPE_CHECKING"):
+                todo.extend(child.orelse)
+                continue
+            todo.append(child)
 
 
 def _dotted(rel: str) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from thinbridge._util.errors import UserError
-from thinbridge.search.embeddings import INDEX_TENSOR, EmbeddingsFile, Float32Writer  # noqa: F401  (INDEX_TENSOR: part of the format)
+from thinbridge.search.embeddings import EmbeddingsFile, Float32Writer
 from thinbridge.search.library import UNREADABLE, clean_field
 from thinbridge.search.partition import PartitionResult
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from thinbridge._util import jsonio
 from thinbridge._util.errors import UserError
-from thinbridge.search.index import INDEX_TENSOR
+from thinbridge.search.embeddings import INDEX_TENSOR
 from thinbridge.search.partition import PartitionResult, embed_partition
 
 SHARD_DIR = "shards"
