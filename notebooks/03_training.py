@@ -273,7 +273,8 @@ for label, m in metrics.items():
 pd.DataFrame(rows).set_index("run")
 
 # %% [markdown]
-# {doc}`05_figures` sets all of this beside the paper's numbers.
+# {doc}`07_replication` sets each of the paper's numbers beside ours under every protocol, across
+# split seeds.
 #
 # ## Exercises
 #

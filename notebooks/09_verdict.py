@@ -19,10 +19,13 @@
 # `thinbridge.book.claims`): a claim that A beats B is **confirmed** when A's mean is higher
 # and the paired sign-flip test over queries gives p < 0.05, and **refuted** otherwise (no
 # detectable gain, or a loss); a number of the paper is **confirmed** when it lies inside our
-# 95% interval across split seeds, and **refuted** otherwise, with the side ours lies on; the best-cell claim is **confirmed** when the paper's cell
-# has the highest mean, **refuted** when another cell is significantly better, and
-# **inconclusive** in between. Nothing in this table is typed: it is read from the files the
-# two chapters wrote.
+# 95% interval across split seeds under the protocol the paper describes (scaffold splits), and
+# **refuted** otherwise, with the side ours lies on; its evidence also names the protocols of
+# the {ref}`protocol map <verdict-numbers>` under which the paper's value *is* inside our
+# interval (the replication chapter says which of those are fair tests). The best-cell claim is
+# **confirmed** when the paper's cell has the highest mean, **refuted** when another cell is
+# significantly better, and **inconclusive** in between. Nothing in this table is typed: it is
+# read from the files the two chapters wrote.
 
 # %% [markdown]
 # **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill

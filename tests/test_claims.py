@@ -105,40 +105,58 @@ def test_shown_is_the_printed_bound():
     assert C.shown(-0.01249) == -0.012 and C.shown(0.0199) == 0.02 and math.isnan(C.shown(None))
 
 
-def _records() -> pd.DataFrame:
-    """Per-query records (as thinbridge.training.replicates.replicate makes them) where every
-    query of a split has the same value, so each split's value is known: the bridge's global
-    reciprocal rank is 0.2, 0.3, 0.4 on three scaffold splits and 0.5 on one random split."""
-    rows = []
-    for split, seed, rr in (("scaffold", 0, 0.2), ("scaffold", 1, 0.3), ("scaffold", 2, 0.4), ("random", 0, 0.5)):
-        for model in ("bridge", "bridge, paper's best cell"):
-            for q in range(4):
-                rows.append({"split": split, "split_seed": seed, "model": model, "inputs": "NoDrug", "query": q,
-                             "model_seed": 0, "rr": rr, "hit1": float(q == 0), "wt_rr": rr, "wt_hit1": 1.0,
-                             "in_group": True, "solvable": True})
-    return pd.DataFrame(rows)
+def _map_row(protocol: str, split: str, inputs: str, candidates: str, queries, mean, lo, hi, paper=0.76,
+             described=False, chance=0.3, singletons=0.4, reading=None) -> dict:
+    from thinbridge.evaluation.statistics import position
+
+    return {"quantity": "Within-target Recall@1", "paper": paper, "metric": "R@1", "scope": "within_target",
+            "model": "bridge, paper's best cell", "protocol": protocol, "split": split, "inputs": inputs,
+            "candidates": candidates, "queries": queries, "reading": reading, "mean": mean, "lo": lo, "hi": hi,
+            "n_splits": 5, "chance": chance, "singletons": singletons, "position": position(paper, lo, hi),
+            "described": described}
 
 
-def test_paper_numbers_judge_each_number_per_split_kind_and_skip_unknown_metrics():
-    numbers = [{"quantity": "Scaffold split, MRR", "paper": 0.9, "metric": "MRR", "scope": "global",
-                "split": "scaffold"},
-               {"quantity": "Grouped Recall@3", "paper": 0.3, "metric": "R@3", "scope": "within_target",
-                "split": "scaffold"},
-               {"quantity": "Within-target MRR", "paper": 0.3, "metric": "MRR", "scope": "within_target",
-                "split": None}]
-    claims = C.paper_numbers(_records(), numbers)
-    assert [(c.quantity, c.split, c.a) for c in claims] == [
-        ("Scaffold split, MRR", "scaffold", "bridge"),
-        ("Within-target MRR", "scaffold", "bridge, paper's best cell"),
-        ("Within-target MRR", "random", "bridge, paper's best cell")]
-    first = claims[0]
-    assert first.ours == pytest.approx(0.3) and first.ours_lo < 0.3 < first.ours_hi
-    assert first.status == "refuted (ours lower)" and claims[1].status == "confirmed"
-    assert claims[2].ours_lo is None and claims[2].evidence == "ours 0.500 (bridge, paper's best cell, random splits)"
-    t = C.numbers_table(claims)
-    assert list(t.columns) == ["quantity", "split", "model", "paper", "ours (mean [95% interval])", "verdict"]
-    assert t["ours (mean [95% interval])"].iloc[0] == fmt_interval(first.ours, first.ours_lo, first.ours_hi)
-    assert t.verdict.tolist() == [c.status for c in claims]
+def _map() -> pd.DataFrame:
+    """A protocol map of one number: the described protocol below the paper's value, a fair one
+    and an unfair one (random split, singletons counted) holding it."""
+    return pd.DataFrame([
+        _map_row("A", "scaffold", "WithDrug", "distinct", "2+", 0.36, 0.31, 0.41, described=True),
+        _map_row("B", "scaffold", "WithDrug", "pair", "2+", 0.75, 0.70, 0.80),
+        _map_row("C", "random", "WithDrug", "distinct", "all", 0.74, 0.70, 0.78, chance=0.65),
+        _map_row("D", "scaffold", "NoDrug", "any_match", "2+", 0.95, 0.90, 0.99),
+    ])
+
+
+def test_paper_numbers_judge_the_described_protocol_and_name_those_that_reproduce():
+    (c,) = C.paper_numbers(_map())
+    assert c.status == "refuted (ours lower)" and c.kind == "number"
+    assert (c.ours, c.ours_lo, c.ours_hi, c.split, c.a) == (0.36, 0.31, 0.41, "scaffold", "bridge, paper's best cell")
+    assert c.reproduced == "B; C"
+    assert c.evidence == ("ours 0.360 [0.310, 0.410] under the protocol the paper describes (A); reproduced under "
+                          "2 of 4 protocols, all with WithDrug: B 0.750 [0.700, 0.800]; C 0.740 [0.700, 0.780]")
+    assert C.Claim.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    t = C.numbers_table([c])
+    assert t["reproduced under"].tolist() == [2] and t.verdict.tolist() == [c.status]
+
+
+def test_a_number_no_protocol_reproduces_names_the_closest():
+    m = _map()
+    m = m[m.protocol.isin(["A", "D"])]
+    (c,) = C.paper_numbers(m)
+    assert c.reproduced is None
+    assert c.evidence.endswith("inside our interval under none of 2 protocols (closest: D, 0.950 [0.900, 0.990])")
+
+
+def test_fairness_of_a_protocol():
+    rows = {r.protocol: r for _, r in _map().iterrows()}
+    assert C.unfair(rows["A"]) == [] and C.unfair(rows["B"]) == []
+    assert C.unfair(rows["C"]) == ["random split", "singletons"]
+    assert C.unfair(rows["D"]) == ["any_match"]  # without the name, texts are shared within a target
+    text = C.number_paragraph(_map(), "Within-target Recall@1")
+    assert "the paper's value lies above our interval" in text
+    assert "It is reproduced under 2 of 4 protocols. 1 of them is a fair test of target-specific retrieval" in text
+    assert "B (0.750, a random ranking 0.300)" in text
+    assert "single candidate (40% of the queries)" in text and "(a random ranking reaches 0.650 there)" in text
 
 
 def test_one_interval_formatter():

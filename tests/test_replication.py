@@ -109,3 +109,24 @@ def test_ridge_on_fingerprint_bits_and_a_bad_penalty():
     np.testing.assert_allclose(r.coef, np.linalg.solve(xc.T @ xc + 10.0 * np.eye(40), xc.T @ yc), atol=1e-10)
     with pytest.raises(ValueError, match="penalty"):
         r.with_penalty(0.0)
+
+
+def test_protocol_map_scores_the_same_bridges_again(generated_prepared, text_model):
+    """With ``protocol_map``, the records keep every column they had (same bridges, same numbers)
+    and gain the map's per-query columns for the bridges and the random ranking; the distinct
+    protocol's columns are the records' own."""
+    from thinbridge.config import RunConfig
+    from thinbridge.data.pairs import load_pairs
+
+    pairs = load_pairs(generated_prepared)
+    args = (pairs, generated_prepared, {"bridge": RunConfig(epochs=3, patience=2, batch_size=16)},
+            [("scaffold", 0)], (0,))
+    plain = R.replicate(*args)
+    mapped = R.replicate(*args, protocol_map=True)
+    pd.testing.assert_frame_equal(mapped[plain.columns], plain)
+    for model in ("bridge", "random ranking"):
+        d = mapped[mapped.model == model]
+        for own, col in (("rr", "distinct:rr"), ("hit1", "distinct:hit1"), ("wt_rr", "distinct:wt_rr"),
+                         ("in_group", "distinct:in_group"), ("solvable", "distinct:solvable")):
+            np.testing.assert_allclose(d[own].astype(float), d[col].astype(float), err_msg=f"{model} {col}")
+    assert mapped.loc[mapped.model == "random heads", "pair:rr"].isna().all()  # not part of the map

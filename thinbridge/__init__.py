@@ -88,6 +88,10 @@ _LAZY = {
     "paired": "thinbridge.evaluation.statistics",
     "fmt_interval": "thinbridge.evaluation.statistics",
     "fmt_p": "thinbridge.evaluation.statistics",
+    "position": "thinbridge.evaluation.statistics",
+    "Protocol": "thinbridge.evaluation.protocols",
+    "protocol_map": "thinbridge.evaluation.protocols",
+    "query_columns": "thinbridge.evaluation.protocols",
     # search
     "Retriever": "thinbridge.search.retrieval",
     "molecules_with_target": "thinbridge.search.retrieval",

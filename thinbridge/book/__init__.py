@@ -41,6 +41,7 @@ LIBRARY_DEMO = "library_demo.smi"             # 06
 INDEX_DEMO = "index_demo"                     # 06
 REPLICATION_RECORDS = "replication.tsv.gz"    # 07: per-query records over split and model seeds
 CLAIMS_REPLICATION = "claims_replication.json"  # 07: the paper's claims, judged
+PROTOCOL_MAP = "protocol_map.tsv"             # 07: each paper number under every protocol, across splits
 ENCODER_RECORDS = "encoders.tsv.gz"           # 08
 CLAIMS_ENCODERS = "claims_encoders.json"      # 08
 FIGURES = "figures"

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from thinbridge._util import jsonio
-from thinbridge.evaluation.statistics import ALPHA, METRICS, fmt_interval, fmt_p, interval_summary, pick
+from thinbridge.evaluation.statistics import ALPHA, fmt_interval, fmt_p, pick, position
 
 #: a claim's section in the book: the label of a {ref} target
 REF = "verdict-{}"
@@ -60,6 +60,7 @@ class Claim:
     ours: float | None = None
     ours_lo: float | None = None
     ours_hi: float | None = None
+    reproduced: str | None = None     # a number: the protocols under which it lies inside our interval
 
     def __post_init__(self):
         for name in _FLOATS:  # numpy scalars to floats, NaN to None
@@ -91,10 +92,10 @@ def better(test: pd.Series, alpha: float = ALPHA) -> str:
 
 def value(paper: float, row: pd.Series) -> str:
     """A number of the paper: ``confirmed`` when it lies in our 95% interval across splits, else
-    ``refuted`` with the side our interval lies on."""
-    if row["lo"] <= paper <= row["hi"]:
-        return "confirmed"
-    return "refuted (ours higher)" if row["lo"] > paper else "refuted (ours lower)"
+    ``refuted`` with the side our interval lies on (:func:`~thinbridge.evaluation.statistics.position`);
+    ``undefined`` without an interval (one split)."""
+    where = position(paper, row["lo"], row["hi"])
+    return {"inside": "confirmed", "below": "refuted (ours higher)", "above": "refuted (ours lower)"}.get(where, where)
 
 
 def evidence(test: pd.Series) -> str:
@@ -130,33 +131,133 @@ def from_number(quantity: str, paper: float, row: pd.Series, model: str, ref: st
                  ours_hi=row["hi"])
 
 
-#: which model each of the paper's numbers is compared with, by scope: its Table 1 has no drug
-#: name (the main configuration); its within-target numbers come from its best cell
-PAPER_MODELS = {"global": "bridge", "within_target": "bridge, paper's best cell"}
+#: the models of the protocol map, by label: (records' model, inputs). The paper's Table 1 setting
+#: has no drug name in the text (the main configuration); the name is added to that configuration,
+#: and to the paper's best ablation cell (T 0.05, m 0.15), which the paper's within-target numbers
+#: come from
+MAP_MODELS = {"NoDrug": ("bridge", "NoDrug"), "WithDrug": ("bridge, with the name", "WithDrug"),
+              "WithDrug, best cell": ("bridge, paper's best cell", "WithDrug")}
 
 
-def paper_numbers(records: pd.DataFrame, numbers: list[dict], models: dict[str, str] = PAPER_MODELS,
-                  ref: str = REF.format("numbers")) -> list[Claim]:
-    """Each of the paper's ``numbers`` (``quantity``, ``paper``, ``metric``, ``scope``, ``split``
-    or None for every split kind; :data:`thinbridge.book.experiments.PAPER_NUMBERS`) against our
-    interval across split seeds for the model of its scope, one claim per split kind, in order.
-    Metrics the records do not hold (R@3) are skipped."""
+def _shared(rows: pd.DataFrame) -> str:
+    """What every protocol in ``rows`` has in common, in words (empty when nothing is shared)."""
+    words = []
+    for col, say in (("split", "a {} split"), ("inputs", "{}"), ("candidates", "{} candidates"),
+                     ("queries", None), ("reading", "grouped = {}")):
+        vals = {v if isinstance(v, str) else None for v in rows[col]}
+        if len(vals) == 1 and None not in vals:
+            v = vals.pop()
+            words.append({"2+": "groups of 2+", "all": "singletons counted as hits",
+                          "solvable": "solvable queries only"}[v] if col == "queries" else say.format(v))
+    return ", ".join(words)
+
+
+#: how many reproducing protocols a number's evidence names (the closest to the paper's value)
+LISTED = 3
+
+
+def paper_numbers(pmap: pd.DataFrame, ref: str = REF.format("numbers")) -> list[Claim]:
+    """One claim per paper number from its protocol map (:func:`thinbridge.evaluation.protocols.protocol_map`):
+    judged by :func:`value` under the protocol the paper describes, with the protocols under which
+    the paper's value lies inside our interval across split seeds (``reproduced``) in its record
+    and in its evidence."""
     out = []
-    for q in numbers:
-        if q["metric"] not in METRICS:
-            continue
-        model = models[q["scope"]]
-        s = interval_summary(records[records.model == model], q["metric"], q["scope"])
-        out += [from_number(q["quantity"], q["paper"], row, model, ref) for _, row in s.iterrows()
-                if not q["split"] or row["split"] == q["split"]]
+    for quantity, g in pmap.groupby("quantity", sort=False):
+        row = g[g.described].iloc[0]
+        inside = g[g.position == "inside"]
+        c = from_number(quantity, row.paper, row, row.model, ref)
+        here = f"ours {fmt_interval(row['mean'], row.lo, row.hi)} under the protocol the paper describes ({row.protocol})"
+        if len(inside) == 0:
+            near = g.loc[(g["mean"] - row.paper).abs().idxmin()]
+            there = (f"the paper's value lies inside our interval under none of {len(g)} protocols (closest: "
+                     f"{near.protocol}, {fmt_interval(near['mean'], near.lo, near.hi)})")
+        else:
+            shared = _shared(inside)
+            near = inside.assign(gap=(inside["mean"] - row.paper).abs()).sort_values("gap", kind="stable")
+            shown = near.head(LISTED)
+            there = (f"reproduced under {len(inside)} of {len(g)} protocols"
+                     + (f", all with {shared}" if shared else "")
+                     + (": " if len(inside) <= LISTED else f"; the {LISTED} closest: ")
+                     + "; ".join(f"{r.protocol} {fmt_interval(r['mean'], r.lo, r.hi)}" for _, r in shown.iterrows()))
+        out.append(dataclasses.replace(c, evidence=f"{here}; {there}",
+                                       reproduced="; ".join(inside.protocol) or None))
     return out
 
 
+#: why a protocol is not a fair test of target-specific retrieval across new scaffolds
+UNFAIR = {
+    "random split": "their test molecules come from scaffolds the training set has seen",
+    "any_match": "any molecule paired with the query's very text counts as correct, and drugs of one target "
+                 "and mechanism share that text when it has no drug name",
+    "singletons": "queries whose target has a single candidate ({}) count as hits at rank 1: recall with no "
+                  "discrimination",
+    "target asked": "they ask for the query's target, not for its drug",
+}
+
+
+def unfair(row: pd.Series) -> list[str]:
+    """The keys of :data:`UNFAIR` that apply to a protocol of the map (a row of
+    :func:`~thinbridge.evaluation.protocols.protocol_map`); empty for a fair test."""
+    reading = row.reading if isinstance(row.reading, str) else None
+    why = []
+    if row.split == "random":
+        why.append("random split")
+    if row.candidates == "any_match" and row.inputs.startswith("NoDrug") and not reading:  # named texts differ
+        why.append("any_match")
+    if row.queries == "all" and not reading:
+        why.append("singletons")
+    if reading in ("share of the target in the top 3", "target in the top 3"):
+        why.append("target asked")
+    return why
+
+
+def _span(x: pd.Series, fmt: str) -> str:
+    lo, hi = fmt.format(x.min()), fmt.format(x.max())
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def number_paragraph(pmap: pd.DataFrame, quantity: str) -> str:
+    """A paragraph on one paper number: ours under the protocol the paper describes, which
+    protocols reproduce it, and whether those are fair tests (:func:`unfair`), with a random
+    ranking's value under them. Every figure in it is read from ``pmap``."""
+    g = pmap[pmap.quantity == quantity]
+    row = g[g.described].iloc[0]
+    inside = g[g.position == "inside"]
+    task = "target-specific retrieval" if row.scope == "within_target" else "retrieval"
+    text = (f"**{quantity}** (paper {row.paper}). Under the protocol the paper describes ({row.protocol}) ours is "
+            f"{fmt_interval(row['mean'], row.lo, row.hi)} (a random ranking: {row.chance:.3f}); the paper's value "
+            f"lies {'inside' if row.position == 'inside' else row.position} our interval. ")
+    if len(inside) == 0:
+        where = ("above every one" if (g["hi"] < row.paper).all() else
+                 "below every one" if (g["lo"] > row.paper).all() else "between them, inside none")
+        return text + (f"No protocol of the {len(g)} reproduces it: ours range from {g['mean'].min():.3f} to "
+                       f"{g['mean'].max():.3f}, and the paper's value lies {where}.")
+    fair = [r for _, r in inside.iterrows() if not unfair(r)]
+    text += f"It is reproduced under {len(inside)} of {len(g)} protocols. "
+    if fair:
+        text += (f"{len(fair)} of them {'is a fair test' if len(fair) == 1 else 'are fair tests'} of {task} across "
+                 "new scaffolds" + (", e.g. " if len(fair) > LISTED else ": ")
+                 + "; ".join(f"{r.protocol} ({r['mean']:.3f}, a random ranking {r.chance:.3f})" for r in fair[:LISTED])
+                 + ". ")
+    else:
+        text += f"None of them is a fair test of {task} across new scaffolds. "
+    for key, why in UNFAIR.items():
+        rs = inside[[key in unfair(r) for _, r in inside.iterrows()]]
+        if len(rs):
+            share = f"{_span(rs.singletons, '{:.0%}')} of the queries"
+            text += (f"{len(rs)} of them {'is' if len(rs) == 1 else 'are'} not fair because {why.format(share)} "
+                     f"(a random ranking reaches {_span(rs.chance, '{:.3f}')} there). ")
+    return text.strip()
+
+
 def numbers_table(claims: list[Claim]) -> pd.DataFrame:
-    """The paper's numbers among ``claims`` beside ours: one row per number and split kind."""
-    return pd.DataFrame([{"quantity": c.quantity, "split": c.split, "model": c.a, "paper": c.paper,
+    """The paper's numbers among ``claims`` beside ours under the protocol the paper describes,
+    and how many protocols reproduce each."""
+    return pd.DataFrame([{"quantity": c.quantity, "paper": c.paper, "model": c.a, "split": c.split,
                           "ours (mean [95% interval])": fmt_interval(c.ours, c.ours_lo, c.ours_hi),
-                          "verdict": c.status} for c in claims if c.kind == "number"])
+                          "verdict": c.status,
+                          "reproduced under": len(c.reproduced.split("; ")) if c.reproduced else 0}
+                         for c in claims if c.kind == "number"])
 
 
 def best_cell(cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, paper_cell: str, ref: str) -> Claim:
@@ -176,7 +277,7 @@ def best_cell(cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, paper_cell: 
 def replication_claims(tests: pd.DataFrame, hard_tests: pd.DataFrame, name_tests: pd.DataFrame,
                        cell_summary: pd.DataFrame, cell_tests: pd.DataFrame, numbers: list[Claim]) -> list[Claim]:
     """Chapter 7's claims, from its tables of paired tests and the paper's numbers judged by
-    :func:`paper_numbers` (those of the scaffold splits)."""
+    :func:`paper_numbers`."""
     out = [from_test("Non-trivial cross-modal alignment (bridge beats its untrained heads, scaffold split)",
                      pick(tests, a="bridge", b="random heads", metric="MRR", scope="global", split="scaffold"),
                      REF.format("alignment"))]
@@ -191,7 +292,7 @@ def replication_claims(tests: pd.DataFrame, hard_tests: pd.DataFrame, name_tests
     t["a"], t["b"] = "WithDrug", "NoDrug"
     out.append(from_test("The drug name in the text helps (within target, scaffold split)", t, REF.format("name")))
     out.append(best_cell(cell_summary, cell_tests, "paper's best cell", REF.format("best-cell")))
-    out += [c for c in numbers if c.split == "scaffold"]
+    out += [c for c in numbers if c.kind == "number"]
     return out
 
 

@@ -22,18 +22,23 @@ if TYPE_CHECKING:  # thinbridge.training.run imports torch (~1 s): only the func
     from thinbridge.training.run import Inputs
 
 #: What the paper reports (Tupakula 2025, as far as summaries tell; see PAPER.md). Inputs to compare
-#: against, not results of ours.
+#: against, not results of ours. ``protocol``: the one the paper describes, as far as it does
+#: (scaffold splits; Table 1 without the drug name, the within-target numbers from the best
+#: cell, WithDrug; our default candidates and query set where it says nothing), as the fields of
+#: :class:`thinbridge.evaluation.protocols.Protocol`. Chapter 7 measures each under every protocol.
 PAPER_NUMBERS = [
-    {"quantity": "Scaffold split, Recall@1", "paper": 0.150, "direction": "text_to_drug", "scope": "global",
-     "metric": "R@1", "split": "scaffold"},
-    {"quantity": "Scaffold split, MRR", "paper": 0.228, "direction": "text_to_drug", "scope": "global",
-     "metric": "MRR", "split": "scaffold"},
-    {"quantity": "Scaffold split, grouped Recall@3", "paper": 0.317, "direction": "text_to_drug",
-     "scope": "within_target", "metric": "R@3", "split": "scaffold"},
-    {"quantity": "Within-target Recall@1", "paper": 0.762, "direction": "text_to_drug", "scope": "within_target",
-     "metric": "R@1", "split": None},
-    {"quantity": "Within-target MRR", "paper": 0.863, "direction": "text_to_drug", "scope": "within_target",
-     "metric": "MRR", "split": None},
+    {"quantity": "Scaffold split, Recall@1", "paper": 0.150, "scope": "global", "metric": "R@1",
+     "protocol": {"split": "scaffold", "inputs": "NoDrug", "candidates": "distinct"}},
+    {"quantity": "Scaffold split, MRR", "paper": 0.228, "scope": "global", "metric": "MRR",
+     "protocol": {"split": "scaffold", "inputs": "NoDrug", "candidates": "distinct"}},
+    {"quantity": "Scaffold split, grouped Recall@3", "paper": 0.317, "scope": "within_target", "metric": "R@3",
+     "protocol": {"split": "scaffold", "inputs": "NoDrug", "candidates": "distinct", "queries": "2+"}},
+    {"quantity": "Within-target Recall@1", "paper": 0.762, "scope": "within_target", "metric": "R@1",
+     "protocol": {"split": "scaffold", "inputs": "WithDrug, best cell", "candidates": "distinct",
+                  "queries": "2+"}},
+    {"quantity": "Within-target MRR", "paper": 0.863, "scope": "within_target", "metric": "MRR",
+     "protocol": {"split": "scaffold", "inputs": "WithDrug, best cell", "candidates": "distinct",
+                  "queries": "2+"}},
 ]
 PAPER_BEST_ABLATION = {"with_name": True, "temperature": 0.05, "margin": 0.15}
 
@@ -195,52 +200,6 @@ def results_table(long: pd.DataFrame, metrics_by_scope: dict[str, list[str]] | N
     tab = keep.pivot_table(index=["run", "model"], columns=["direction", "scope", "metric"], values="cell",
                            aggfunc="first", sort=False)
     return tab
-
-
-def paper_comparison(runs: dict[str, dict], run_meta: dict[str, dict], ablation: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Every number the paper reports beside ours, under each protocol we can defend.
-
-    ``runs``: run label -> metrics.json; ``run_meta``: run label -> {"split", "with_name"}.
-    For each paper number we list our value per run, protocol (distinct / pair candidates) and,
-    for within-target numbers, groups of 2+ only versus all queries (singletons count as rank 1).
-    """
-    rows = []
-    for spec in PAPER_NUMBERS:
-        for run, m in runs.items():
-            meta = run_meta[run]
-            if spec["split"] and meta["split"] != spec["split"]:
-                continue
-            for protocol, block in m["test_by_protocol"].items():
-                res = block[spec["direction"]][spec["scope"]]
-                variants = [("", "")] if spec["scope"] == "global" else [
-                    ("", "groups of 2+"), ("_all", "all queries"), ("_solvable", "solvable (2+, texts differ)")]
-                for suffix, label in variants:
-                    key = spec["metric"] + suffix
-                    if key not in res:
-                        continue
-                    rows.append({
-                        "paper quantity": spec["quantity"], "paper": spec["paper"],
-                        "split": meta["split"], "drug name in text": meta["with_name"],
-                        "candidates": protocol, "within-target queries": label or "—",
-                        "ours": res[key], "ours 95% CI": res.get(f"{key}_ci95"),
-                        "difference": res[key] - spec["paper"],
-                    })
-    out = pd.DataFrame(rows)
-    if ablation is not None and len(ablation):
-        best = ablation_summary(ablation).iloc[0]
-        rows = [{"paper quantity": "Best ablation cell (grouped R@1)",
-                 "paper": "WithDrug, T = 0.05, m = 0.15",
-                 "ours": f"{'WithDrug' if best.with_name else 'NoDrug'}, T = {best.temperature:g}, m = {best.margin:g} "
-                         f"({best['mean']:.3f} ± {best['std']:.3f})"}]
-        out = pd.concat([out, pd.DataFrame(rows)], ignore_index=True)
-    return out
-
-
-def agreement(diff: float, tol: float = 0.05) -> str:
-    """A plain-words verdict on a difference ours − paper."""
-    if abs(diff) <= tol:
-        return f"agrees (within ±{tol})"
-    return f"ours {'higher' if diff > 0 else 'lower'} by {abs(diff):.2f}"
 
 
 def save_json(obj, path: str | Path) -> None:

@@ -176,3 +176,63 @@ def bridge_similarities(models, x_drug, x_text) -> list:
         zd, zt = embed(model, x_drug, x_text)
         out.append(zd @ zt.T)
     return out
+
+
+#: colours of the protocol map's series: split kind (blues: scaffold, reds: random) and text/model
+_MAP_SERIES = {("scaffold", "NoDrug"): "#08519c", ("scaffold", "WithDrug"): "#4292c6",
+               ("scaffold", "WithDrug, best cell"): "#9ecae1", ("random", "NoDrug"): "#a50f15",
+               ("random", "WithDrug"): "#ef3b2c", ("random", "WithDrug, best cell"): "#fc9272"}
+
+
+def _map_row(r: pd.Series) -> str:
+    if isinstance(r.reading, str):
+        return f"grouped = {r.reading}"
+    return r.candidates + ("" if not isinstance(r.queries, str) else f" · {r.queries}")
+
+
+def protocol_map_plot(pmap: pd.DataFrame, title: str, path: str | Path | None = None):
+    """For each paper number (a panel), every protocol's mean and 95% interval across split seeds:
+    one row per candidate set and query set (or reading of "grouped"), one colour per split kind and
+    inputs; the paper's value as a dashed line; a filled marker where the value lies inside the
+    interval, a black ring around the protocol the paper describes."""
+    numbers = list(dict.fromkeys(pmap.quantity))
+    fig, axes = plt.subplots((len(numbers) + 1) // 2, 2, figsize=(13, 2.2 + 2.4 * len(numbers)), squeeze=False)
+    for ax, q in zip(axes.flat, numbers):
+        g = pmap[pmap.quantity == q]
+        rows = list(dict.fromkeys(_map_row(r) for _, r in g.iterrows()))
+        for k, ((split, inputs), colour) in enumerate(_MAP_SERIES.items()):
+            s = g[(g.split == split) & (g.inputs == inputs)]
+            y = np.array([rows.index(_map_row(r)) for _, r in s.iterrows()]) + (k - 2.5) * 0.13
+            err = np.vstack([s["mean"] - s.lo, s.hi - s["mean"]]).clip(min=0)
+            ax.errorbar(s["mean"], y, xerr=np.nan_to_num(err), fmt="none", ecolor=colour, elinewidth=1.6)
+            inside = (s.position == "inside").to_numpy()
+            ax.scatter(s["mean"][inside], y[inside], color=colour, s=28, zorder=3,
+                       label=f"{split} split, {inputs}")
+            ax.scatter(s["mean"][~inside], y[~inside], facecolor="white", edgecolor=colour, s=28, zorder=3)
+            d = s.described.to_numpy()
+            ax.scatter(s["mean"][d], y[d], facecolor="none", edgecolor="black", s=110, linewidth=1.3, zorder=4)
+        ax.axvline(g.paper.iloc[0], color="black", linestyle="--", linewidth=1.2)
+        ax.set_yticks(range(len(rows)), rows, fontsize=8.5)
+        ax.grid(axis="y", visible=False)
+        for y in np.arange(len(rows) - 1) + 0.5:
+            ax.axhline(y, color="0.9", linewidth=0.8)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{q}: paper {g.paper.iloc[0]}", fontsize=11)
+        ax.set_xlabel("ours: mean and 95% interval across split seeds", fontsize=9)
+    for ax in axes.flat[len(numbers):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+    handles += [Line2D([], [], color="black", linestyle="--"),
+                Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="grey"),
+                Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
+                       markersize=11)]
+    labels += ["the paper's value", "paper's value outside our interval (filled: inside)",
+               "the protocol the paper describes"]
+    spare = axes.flat[-1] if len(numbers) % 2 else fig
+    spare.legend(handles, labels, loc="center" if len(numbers) % 2 else "lower center", fontsize=9,
+                 frameon=False)
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -3,7 +3,8 @@
 ``metrics`` holds Recall@k, MRR and their bootstrap intervals over any score matrix,
 ``within_target`` the within-target view (each query ranks only its target's candidates),
 ``tasks`` the retrieval tasks built from a test split under each protocol, ``statistics``
-intervals across split seeds and paired tests of two models. Needs numpy and pandas only; may
+intervals across split seeds and paired tests of two models, ``protocols`` every protocol and
+reading a paper number could have been measured under, across split seeds. Needs numpy and pandas only; may
 import :mod:`thinbridge.config` and :mod:`thinbridge._util` (nothing that trains).
 """
 
@@ -26,4 +27,8 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "per_split": "thinbridge.evaluation.statistics",
     "fmt_interval": "thinbridge.evaluation.statistics",
     "fmt_p": "thinbridge.evaluation.statistics",
+    "position": "thinbridge.evaluation.statistics",
+    "Protocol": "thinbridge.evaluation.protocols",
+    "protocol_map": "thinbridge.evaluation.protocols",
+    "query_columns": "thinbridge.evaluation.protocols",
 })

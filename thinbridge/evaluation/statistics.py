@@ -29,7 +29,8 @@ def _values(records: pd.DataFrame, metric: str, scope: str) -> pd.DataFrame:
     return d.groupby(["split", "split_seed", "model", "inputs", "query"], sort=False)["value"].mean().reset_index()
 
 
-def _t_interval(x: np.ndarray) -> tuple[float, float]:
+def t_interval(x: np.ndarray) -> tuple[float, float]:
+    """The 95% t-interval of the mean of ``x`` (NaN, NaN for fewer than two values)."""
     from scipy import stats
 
     if len(x) < 2:
@@ -49,7 +50,7 @@ def interval_summary(records: pd.DataFrame, metric: str, scope: str) -> pd.DataF
     rows = []
     for (kind, model, inputs), g in per_split(records, metric, scope).groupby(["split", "model", "inputs"], sort=False):
         x = g["value"].to_numpy()
-        lo, hi = _t_interval(x)
+        lo, hi = t_interval(x)
         rows.append({"split": kind, "model": model, "inputs": inputs, "metric": metric, "scope": scope,
                      "mean": float(x.mean()), "sd": float(x.std(ddof=1)) if len(x) > 1 else float("nan"),
                      "lo": lo, "hi": hi, "n_splits": len(x)})
@@ -94,7 +95,7 @@ def paired(records: pd.DataFrame, a: str, b: str, metric: str, scope: str, input
         g = g.assign(diff=g.value_a - g.value_b)
         by_split = g.groupby("split_seed", sort=True)
         split_diff = by_split["diff"].mean().to_numpy()
-        lo, hi = _t_interval(split_diff)
+        lo, hi = t_interval(split_diff)
         p_split = float(stats.ttest_rel(by_split["value_a"].mean(), by_split["value_b"].mean()).pvalue) \
             if len(split_diff) > 1 and np.ptp(split_diff) > 0 else float("nan")
         rows.append({"split": kind, "a": a, "b": b, "metric": metric, "scope": scope,
@@ -122,6 +123,15 @@ def fmt_p(p: float) -> str:
 
 
 ALPHA = 0.05
+
+
+def position(paper: float, lo: float, hi: float) -> str:
+    """Where a paper's value lies against our 95% interval across split seeds: ``inside``,
+    ``above`` or ``below``; ``undefined`` when there is no interval (one split). The one rule by
+    which a number of the paper is judged."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "undefined"
+    return "inside" if lo <= paper <= hi else ("above" if paper > hi else "below")
 
 
 def interval_table(records: pd.DataFrame, split: str, models=None) -> pd.DataFrame:

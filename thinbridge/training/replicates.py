@@ -27,6 +27,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from thinbridge.evaluation import protocols as P
 from thinbridge.evaluation import tasks as E
 from thinbridge.evaluation import metrics as M
 from thinbridge.evaluation import within_target as W
@@ -60,7 +61,17 @@ def random_query_table(task: E.Task) -> pd.DataFrame:
                          "in_group": allowed.sum(1) >= 2, "solvable": E.solvable(task, allowed)})
 
 
-def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim: int, extra: bool) -> list:
+def _with_map(table: pd.DataFrame, inp, rows: np.ndarray, ptasks, z=None) -> pd.DataFrame:
+    """``table`` with the protocol map's per-query columns (:func:`thinbridge.evaluation.protocols.query_columns`)
+    of embeddings ``z`` (None: a random ranking) when ``ptasks`` are given."""
+    if ptasks is None:
+        return table
+    cols = P.query_columns(inp.pairs.iloc[rows], ptasks, *(z or (None, None)))
+    return pd.concat([table, cols], axis=1)
+
+
+def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim: int, extra: bool,
+                     ptasks=None) -> list:
     """Per-query tables of the frozen baselines on one split and one set of inputs."""
     from thinbridge.bridge.baselines import CCABaseline, RidgeBaseline, random_heads, text_neighbour_scores
     from thinbridge.training.run import embed
@@ -73,7 +84,7 @@ def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim
         out.append(("random heads", label, s, query_table(task, E.task_scores(task, zd, zt))))
     cca = CCABaseline().fit(inp.x_drug[tr], inp.x_text[tr])
     out.append(("PCA+CCA", label, 0, query_table(task, E.task_scores(task, *cca.transform(inp.x_drug[rows], inp.x_text[rows])))))
-    out.append(("random ranking", label, 0, random_query_table(task)))
+    out.append(("random ranking", label, 0, _with_map(random_query_table(task), inp, rows, ptasks)))
     if extra:
         val = E.build_tasks(inp.pairs.iloc[va], [inp.texts[i] for i in va], "distinct")["text_to_drug"]
 
@@ -93,8 +104,9 @@ def _baseline_tables(inp, rows: np.ndarray, task: E.Task, label: str, seeds, dim
 _INPUTS: dict = {}
 
 
-def _unit_inputs(pairs, data_dir, mols, kind: str, split_seed: int, sizes, cfg: RunConfig):
-    """Inputs and test task of one split and one set of inputs, remembered for the next unit."""
+def _unit_inputs(pairs, data_dir, mols, kind: str, split_seed: int, sizes, cfg: RunConfig, with_map: bool = False):
+    """Inputs and test task of one split and one set of inputs, remembered for the next unit, and
+    with ``with_map`` the test task under every protocol of the map (else None)."""
     from thinbridge.data.splits import split_pairs
     from thinbridge.training.run import load_inputs
 
@@ -107,8 +119,11 @@ def _unit_inputs(pairs, data_dir, mols, kind: str, split_seed: int, sizes, cfg: 
         task = E.build_tasks(inp.pairs.iloc[rows], [inp.texts[i] for i in rows], "distinct")["text_to_drug"]
         while len(_INPUTS) >= 4:  # a few splits' worth (~30 MB each)
             _INPUTS.pop(next(iter(_INPUTS)))
-        _INPUTS[key] = (inp, rows, task)
-    return _INPUTS[key]
+        _INPUTS[key] = [inp, rows, task, None]
+    entry = _INPUTS[key]
+    if with_map and entry[3] is None:
+        entry[3] = P.protocol_tasks(entry[0].pairs.iloc[entry[1]], [entry[0].texts[i] for i in entry[1]])
+    return entry[0], entry[1], entry[2], (entry[3] if with_map else None)
 
 
 def _unit(job: tuple) -> list:
@@ -117,23 +132,24 @@ def _unit(job: tuple) -> list:
     from thinbridge.training.grid import fit_many
     from thinbridge.training.run import embed
 
-    pairs, data_dir, mols, kind, split_seed, sizes, label, what, payload = job
+    pairs, data_dir, mols, kind, split_seed, sizes, label, what, payload, with_map = job
     if what == "bridges":
         name, cfgs = payload
-        inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, sizes, cfgs[0])
+        inp, rows, task, ptasks = _unit_inputs(pairs, data_dir, mols, kind, split_seed, sizes, cfgs[0], with_map)
         out = []
         for cfg, (model, _) in zip(cfgs, fit_many(inp, cfgs)):
             zd, zt = embed(model, inp.x_drug[rows], inp.x_text[rows])
-            out.append((name, label, cfg.seed, query_table(task, E.task_scores(task, zd, zt))))
+            t = query_table(task, E.task_scores(task, zd, zt))
+            out.append((name, label, cfg.seed, _with_map(t, inp, rows, ptasks, (zd, zt))))
         return out
     cfg, model_seeds, extra = payload
-    inp, rows, task = _unit_inputs(pairs, data_dir, mols, kind, split_seed, sizes, cfg)
-    return _baseline_tables(inp, rows, task, label, model_seeds, cfg.dim, extra)
+    inp, rows, task, ptasks = _unit_inputs(pairs, data_dir, mols, kind, split_seed, sizes, cfg, with_map)
+    return _baseline_tables(inp, rows, task, label, model_seeds, cfg.dim, extra, ptasks)
 
 
 def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], splits, model_seeds=(0, 1, 2),
               baselines=True, extra_baselines: bool = False, n_jobs: int = 1,
-              show_progress: bool = False) -> pd.DataFrame:
+              show_progress: bool = False, protocol_map: bool = False) -> pd.DataFrame:
     """Per-query results of every variant (and the baselines) on every split.
 
     ``splits``: ``[(kind, seed), ...]``; ``variants``: name -> config (split fields ignored);
@@ -143,6 +159,9 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
     they come free; a bridge's result does not depend on what else is trained, so the result
     does not depend on ``n_jobs``. One row per (split, model, model seed, query), in the order
     split, inputs, variant, model seed (baselines after the bridges of their inputs).
+    ``protocol_map`` adds, for the bridges and the random ranking, the per-query columns of
+    every protocol and reading of :mod:`thinbridge.evaluation.protocols` (the same bridges,
+    scored again; nothing more is trained).
     """
     from thinbridge.data.splits import molecules_table, scaffold_cache
     from thinbridge.training.run import load_inputs
@@ -161,11 +180,12 @@ def replicate(pairs: pd.DataFrame, data_dir, variants: dict[str, RunConfig], spl
         for label, members in groups.items():
             for name, cfg in members:  # one unit per variant: its model seeds train stacked
                 cs = [dataclasses.replace(cfg, split=kind, split_seed=split_seed, seed=s, n_boot=0) for s in model_seeds]
-                jobs.append((pairs, data_dir, mols, kind, split_seed, sizes, label, "bridges", (name, cs)))
+                jobs.append((pairs, data_dir, mols, kind, split_seed, sizes, label, "bridges", (name, cs),
+                             protocol_map))
             if baselines is True or label in (baselines or ()):
                 c = dataclasses.replace(members[0][1], split=kind, split_seed=split_seed, n_boot=0)
                 jobs.append((pairs, data_dir, mols, kind, split_seed, sizes, label, "baselines",
-                             (c, tuple(model_seeds), extra_baselines)))
+                             (c, tuple(model_seeds), extra_baselines), protocol_map))
     try:
         parts = parallel_map(_unit, jobs, n_jobs=n_jobs, desc="bridges and baselines", show_progress=show_progress)
     finally:
