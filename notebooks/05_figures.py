@@ -30,6 +30,13 @@ K = 40  # pairs shown in the similarity matrices, as in the paper
 cmc_k = 50
 
 # %%
+# a parameter that cannot be used stops the chapter here, in one line naming it
+from thinbridge import book  # first: pins the CPU kernels
+
+book.check_parameters(profile=profile, K=K, cmc_k=cmc_k)
+
+
+# %%
 from thinbridge import book  # first: pins the CPU kernels
 
 import numpy as np

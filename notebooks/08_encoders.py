@@ -61,6 +61,20 @@ hidden = 512
 n_jobs = 2  # worker processes; results do not depend on it
 
 # %%
+# a parameter that cannot be used stops the chapter here, in one line naming it
+from thinbridge import book  # first: pins the CPU kernels
+
+book.check_parameters(
+    profile=profile,
+    scaffold_seeds=scaffold_seeds,
+    model_seeds=model_seeds,
+    encoders=encoders,
+    hidden=hidden,
+    n_jobs=n_jobs,
+)
+
+
+# %%
 from thinbridge import book  # first: pins the CPU kernels
 
 import dataclasses

@@ -35,6 +35,13 @@
 profile = "full"
 
 # %%
+# a parameter that cannot be used stops the chapter here, in one line naming it
+from thinbridge import book  # first: pins the CPU kernels
+
+book.check_parameters(profile=profile)
+
+
+# %%
 from thinbridge import book  # first: pins the CPU kernels
 
 from IPython.display import Markdown, display

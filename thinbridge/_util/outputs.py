@@ -108,11 +108,20 @@ def _mount(path: Path) -> str:
     return str(p)
 
 
-def space_error(e: OSError, path: str | os.PathLike, note: str = "") -> UserError | None:
+def _full(e: BaseException) -> bool:
+    """A full disk or quota: ``OSError(ENOSPC)``, or a library's own error that says so (safetensors, faiss)."""
+    if isinstance(e, OSError):
+        return e.errno in _FULL
+    return isinstance(e, Exception) and any(w in str(e) for w in ("No space left on device", "os error 28",
+                                                                   "Disk quota exceeded"))
+
+
+def space_error(e: BaseException, path: str | os.PathLike, note: str = "") -> UserError | None:
     """The one-line error for a full disk (or quota) while writing ``path``; None for any other error."""
-    if getattr(e, "errno", None) not in _FULL:
+    if not _full(e):
         return None
-    where = "quota exceeded" if e.errno == errno.EDQUOT else f"no space left on {_mount(Path(path).parent)}"
+    quota = getattr(e, "errno", None) == errno.EDQUOT or "quota" in str(e)
+    where = "quota exceeded" if quota else f"no space left on {_mount(Path(path).parent)}"
     return UserError(f"{where} while writing {path}" + (f"; {note}" if note else ""))
 
 
@@ -121,7 +130,7 @@ def no_space(path: str | os.PathLike, note: str = "") -> Iterator[None]:
     """Turn ``OSError(ENOSPC)`` raised in the block into :func:`space_error` naming ``path``."""
     try:
         yield
-    except OSError as e:
+    except Exception as e:
         err = space_error(e, path, note)
         if err is None:
             raise
@@ -231,8 +240,8 @@ def replacing_folder(folder: str | os.PathLike, owned: Iterable[str], what: str 
             yield stage
             _publish(stage, out, owned)
         except BaseException as e:
+            full = space_error(e, _named(e, stage, Path(folder)), note or _kept(out)) if _full(e) else None
             shutil.rmtree(stage, ignore_errors=True)
-            full = space_error(e, _named(e, stage, Path(folder)), note or _kept(out)) if isinstance(e, OSError) else None
             if full is not None:
                 raise full from None
             raise
@@ -242,10 +251,19 @@ def _kept(out: Path) -> str:
     return f"nothing in {out} was changed" if out.exists() else "nothing was written"
 
 
-def _named(e: OSError, stage: Path, folder: Path) -> Path:
-    """The file an error was about, named as it will be in ``folder`` (else the folder)."""
+def _named(e: BaseException, stage: Path, folder: Path) -> Path:
+    """The file a full disk stopped, named as it would have been in ``folder``: the error's file name,
+    else the file of the temporary folder written last (else the folder)."""
     name = getattr(e, "filename", None)
+    if not name:
+        try:
+            files = [(f.stat().st_mtime_ns, f) for f in stage.rglob("*") if f.is_file()]
+        except OSError:
+            files = []
+        if not files:
+            return folder
+        name = max(files)[1]
     try:
-        return folder / Path(os.fsdecode(name)).resolve().relative_to(stage.resolve()) if name else folder
+        return folder / Path(os.fsdecode(name)).resolve().relative_to(stage.resolve())
     except ValueError:
         return Path(os.fsdecode(name))
