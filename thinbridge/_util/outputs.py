@@ -85,10 +85,13 @@ def exclusive(path: str | os.PathLike, folder: str | os.PathLike, what: str = ""
         if same:
             break
         fh.close()
-    fh.seek(0)
-    fh.truncate()
-    fh.write(f"{os.getpid()} {what or Path(sys.argv[0]).name}\n".strip() + "\n")
-    fh.flush()
+    try:  # who holds it, for the message a second writer gets (on a full disk the lock holds without it)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()} {what or Path(sys.argv[0]).name}".strip() + "\n")
+        fh.flush()
+    except OSError:
+        pass
     _held[key] = [fh, 1]
     try:
         yield path
