@@ -48,9 +48,9 @@ text_model = None
 profile = "full"  # "full" or "fast" (this chapter does the same work in both)
 
 # %%
-# a parameter that cannot be used stops the chapter here, in one line naming it
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
 book.check_parameters(
     profile=profile, data_path=data_path, text_model=text_model
 )

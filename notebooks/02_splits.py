@@ -38,9 +38,9 @@ sizes = (0.8, 0.1, 0.1)
 profile = "full"
 
 # %%
-# a parameter that cannot be used stops the chapter here, in one line naming it
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
 book.check_parameters(profile=profile, split_seed=split_seed, sizes=sizes)
 
 

@@ -51,9 +51,9 @@ split_seed = 0
 text_model = None
 
 # %%
-# a parameter that cannot be used stops the chapter here, in one line naming it
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
 book.check_parameters(
     profile=profile, seed=seed, split_seed=split_seed, text_model=text_model
 )

@@ -44,9 +44,9 @@ n_jobs = 2  # worker processes; results do not depend on it
 hard_weights = [1.0, 2.0, 4.0]  # the extra factor (at the main T and m)
 
 # %%
-# a parameter that cannot be used stops the chapter here, in one line naming it
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
 book.check_parameters(
     profile=profile,
     seeds=seeds,

@@ -30,9 +30,9 @@ K = 40  # pairs shown in the similarity matrices, as in the paper
 cmc_k = 50
 
 # %%
-# a parameter that cannot be used stops the chapter here, in one line naming it
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
 book.check_parameters(profile=profile, K=K, cmc_k=cmc_k)
 
 

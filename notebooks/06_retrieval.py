@@ -53,9 +53,9 @@ projected_size = 10**9
 projected_workers = [1, 10, 100, 1000]
 
 # %%
-# a parameter that cannot be used stops the chapter here, in one line naming it
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
 book.check_parameters(
     profile=profile,
     run_name=run_name,

@@ -61,9 +61,9 @@ hidden = 512
 n_jobs = 2  # worker processes; results do not depend on it
 
 # %%
-# a parameter that cannot be used stops the chapter here, in one line naming it
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
 book.check_parameters(
     profile=profile,
     scaffold_seeds=scaffold_seeds,
