@@ -253,8 +253,8 @@ def test_interrupted_index_build_stops_its_workers(tmp_path, small_run, sig, cod
 
 def _written(folder: Path, *inputs: Path) -> bool:
     """Whether a build has written a file of some size under ``folder`` (its output folder, the
-    temporary folder beside it or its shards), not counting ``inputs``."""
-    return any(p.is_file() and p.stat().st_size and p not in inputs for p in folder.rglob("*"))
+    temporary folder beside it or its shards), not counting ``inputs`` or the lock file (taken first)."""
+    return any(p.is_file() and p.stat().st_size and p not in inputs and p.suffix != ".lock" for p in folder.rglob("*"))
 
 
 def _children(pid: int) -> list[int]:
