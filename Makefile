@@ -130,9 +130,10 @@ lab:  ## JupyterLab on the project (127.0.0.1 by default) with jupytext: noteboo
 publish:  ## push _build/html to the gh-pages branch (ghp-import)
 	$(PY) -m ghp_import -n -p -f $(HTML)
 
-benchmark:  ## training, query, index-scale, per-molecule chemistry, command-line start-up and incremental-book timings (scripts/bench_*.py)
+benchmark:  ## training, prepare memory, query, index-scale, per-molecule chemistry, command-line start-up and incremental-book timings (scripts/bench_*.py)
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_chem.py
+	nice -n 10 $(PY) scripts/bench_prepare.py
 	$(PY) scripts/bench_query.py
 	nice -n 10 $(PY) scripts/bench_index.py
 	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname

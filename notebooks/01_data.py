@@ -49,6 +49,15 @@ profile = "full"  # "full" or "fast" (this chapter does the same work in both)
 
 # %%
 from thinbridge import book  # first: pins the CPU kernels
+
+# a parameter that cannot be used stops the chapter here, in one line naming it
+book.check_parameters(
+    profile=profile, data_path=data_path, text_model=text_model
+)
+
+
+# %%
+from thinbridge import book  # first: pins the CPU kernels
 from thinbridge import (
     ECFP_ID,
     NAME_TEMPLATE,

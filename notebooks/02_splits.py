@@ -40,6 +40,13 @@ profile = "full"
 # %%
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
+book.check_parameters(profile=profile, split_seed=split_seed, sizes=sizes)
+
+
+# %%
+from thinbridge import book  # first: pins the CPU kernels
+
 import pandas as pd
 from IPython.display import display
 

@@ -53,6 +53,15 @@ text_model = None
 # %%
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
+book.check_parameters(
+    profile=profile, seed=seed, split_seed=split_seed, text_model=text_model
+)
+
+
+# %%
+from thinbridge import book  # first: pins the CPU kernels
+
 import dataclasses
 import json
 

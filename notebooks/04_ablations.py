@@ -46,6 +46,22 @@ hard_weights = [1.0, 2.0, 4.0]  # the extra factor (at the main T and m)
 # %%
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
+book.check_parameters(
+    profile=profile,
+    seeds=seeds,
+    temperatures=temperatures,
+    margins=margins,
+    split_seed=split_seed,
+    text_model=text_model,
+    n_jobs=n_jobs,
+    hard_weights=hard_weights,
+)
+
+
+# %%
+from thinbridge import book  # first: pins the CPU kernels
+
 import dataclasses
 
 import pandas as pd

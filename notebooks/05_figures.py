@@ -33,6 +33,13 @@ cmc_k = 50
 # %%
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
+book.check_parameters(profile=profile, K=K, cmc_k=cmc_k)
+
+
+# %%
+from thinbridge import book  # first: pins the CPU kernels
+
 import numpy as np
 import pandas as pd
 

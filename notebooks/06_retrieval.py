@@ -55,6 +55,20 @@ projected_workers = [1, 10, 100, 1000]
 # %%
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
+book.check_parameters(
+    profile=profile,
+    run_name=run_name,
+    k=k,
+    queries=queries,
+    projected_size=projected_size,
+    projected_workers=projected_workers,
+)
+
+
+# %%
+from thinbridge import book  # first: pins the CPU kernels
+
 import pandas as pd
 from IPython.display import Markdown, display
 

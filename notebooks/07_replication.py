@@ -55,6 +55,20 @@ n_jobs = 2  # worker processes; results do not depend on it
 # %%
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
+book.check_parameters(
+    profile=profile,
+    scaffold_seeds=scaffold_seeds,
+    random_seeds=random_seeds,
+    model_seeds=model_seeds,
+    hard_seeds=hard_seeds,
+    n_jobs=n_jobs,
+)
+
+
+# %%
+from thinbridge import book  # first: pins the CPU kernels
+
 import dataclasses
 
 import pandas as pd

@@ -40,6 +40,13 @@ profile = "full"
 # %%
 from thinbridge import book  # first: pins the CPU kernels
 
+# a parameter that cannot be used stops the chapter here, in one line naming it
+book.check_parameters(profile=profile)
+
+
+# %%
+from thinbridge import book  # first: pins the CPU kernels
+
 from IPython.display import Markdown, display
 
 from thinbridge.book import claims as verdict

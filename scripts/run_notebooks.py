@@ -366,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
     extra = {name: parse_value(value) for name, value in args.parameter}
     if "profile" in extra:  # -p profile fast is --profile fast (it also names the timings file)
         args.profile = params["profile"] = str(extra.pop("profile"))
+    try:  # a misspelt value stops here, in the chapters' own words, before any chapter runs
+        B.check_parameters(known_only=True, **params, **extra)
+    except B.ParameterError as e:
+        sys.exit(f"run_notebooks: {e}")
     data = data_file(params)
     boot = C.sha256_bytes(bootstrap_source().encode())
 
@@ -402,10 +406,24 @@ def main(argv: list[str] | None = None) -> int:
         print("run_notebooks: every chapter is up to date (--status says why; --force re-runs)", flush=True)
         return 0
 
-    import papermill as pm
-
     import thinbridge  # noqa: F401  pins CPU kernels and threads in os.environ; the kernels inherit it
+
+    # one book build at a time: a second one (two `make book` at once) stops here, naming this one
+    try:
+        with B.lock_artifacts(ROOT, "make book (scripts/run_notebooks.py)"):
+            return run_chapters(args, todo, names, stale, wanted, by, sources, manifest, keys, data,
+                                run_params, params, extra)
+    except thinbridge.UserError as e:
+        sys.exit(f"run_notebooks: {e}")
+
+
+def run_chapters(args, todo, names, stale, wanted, by, sources, manifest, keys, data, run_params, params,
+                 extra) -> int:
+    """Execute the chapters in ``todo`` (``main`` holds the lock on ``artifacts/``)."""
+    import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from thinbridge.book import chapters as C
 
     BOOK.mkdir(exist_ok=True)
     for k, value in KERNEL_ENV.items():

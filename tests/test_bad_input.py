@@ -235,8 +235,7 @@ def test_interrupted_index_build_stops_its_workers(tmp_path, small_run, sig, cod
                              "--chunk-size", "512", "-q"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, preexec_fn=_default_sigint)
     started = time.monotonic()  # interrupt once the build has written something, whatever the machine's speed
-    while time.monotonic() - started < 90 and proc.poll() is None and not any(
-            p.is_file() and p.stat().st_size for p in (tmp_path / "i").rglob("*")):
+    while time.monotonic() - started < 90 and proc.poll() is None and not _written(tmp_path, lib):
         time.sleep(0.2)
     time.sleep(1)
     assert proc.poll() is None, "the build ended before it could be interrupted"
@@ -249,6 +248,13 @@ def test_interrupted_index_build_stops_its_workers(tmp_path, small_run, sig, cod
     time.sleep(1)
     assert not [c for c in children if Path(f"/proc/{c}").exists()], "worker processes outlived the build"
     assert not (tmp_path / "i" / "index.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".i.")]  # no temporary folder left
+
+
+def _written(folder: Path, *inputs: Path) -> bool:
+    """Whether a build has written a file of some size under ``folder`` (its output folder, the
+    temporary folder beside it or its shards), not counting ``inputs`` or the lock file (taken first)."""
+    return any(p.is_file() and p.stat().st_size and p not in inputs and p.suffix != ".lock" for p in folder.rglob("*"))
 
 
 def _children(pid: int) -> list[int]:

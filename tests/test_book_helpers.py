@@ -109,7 +109,10 @@ def test_notebook_is_thin_and_has_labelled_exercises(src):
     text = src.read_text()
     assert not re.search(r"^\s*(def|class) ", text, flags=re.M), "helpers belong in the package"
     code_cells = [c for c in re.split(r"^# %%.*$", text, flags=re.M) if c.strip() and not c.lstrip().startswith("#")]
-    first_import = next(c for c in code_cells if "import" in c)
+    imports = [c for c in code_cells if "import" in c]
+    check, first_import = imports[0], imports[1]
+    assert check.strip().startswith("from thinbridge import book") and "book.check_parameters(" in check, \
+        "the cell after the parameters checks them first"
     assert first_import.strip().startswith("from thinbridge import book"), "book.setup() comes first"
     assert "book.setup(" in first_import
     labels = re.findall(r"^# :label: (\S+)", text, flags=re.M)

@@ -7,7 +7,8 @@ A chapter starts with one call::
     pairs = book.load_pairs(paths)            # what chapter 1 prepared
     split = book.load_split(paths, pairs, "scaffold", 0)
 
-and names files through ``paths`` (:class:`BookPaths`): ``paths.artifact(book.ABLATION)``.
+checks its parameters in the next cell (:func:`check_parameters`: one line naming a parameter that
+cannot be used), and names files through ``paths`` (:class:`BookPaths`): ``paths.artifact(book.ABLATION)``.
 Every file a chapter writes or reads is spelled once, below, and :mod:`thinbridge.book.chapters`
 declares each chapter's reads and writes with the same names. The fast profile's settings are
 :data:`FAST_PROFILE`, applied by :func:`for_profile`.
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thinbridge._util.paths import artifacts_dir, project_root
+from thinbridge.book.parameters import PROFILES, ParameterError, check_parameters  # noqa: F401  (the API)
 
 # -- the files the chapters write and read, relative to ``artifacts/`` (chapter that writes it)
 PAIRS = "data/pairs.tsv"                      # 01: the prepared pairs (and report.json, dropped.tsv, merged.tsv)
@@ -48,7 +50,6 @@ FIGURES = "figures"
 
 #: what the fast profile changes in a chapter's RunConfig (fewer epochs and bootstrap resamples)
 FAST_PROFILE = {"epochs": 4, "n_boot": 100}
-PROFILES = ("full", "fast")
 
 
 @dataclass(frozen=True)
@@ -131,3 +132,13 @@ def for_profile(cfg, profile: str):
 
         raise UserError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     return cfg if profile == "full" else dataclasses.replace(cfg, **FAST_PROFILE)
+
+
+def lock_artifacts(root: Path | None = None, what: str = "the book runner"):
+    """Hold ``artifacts/`` for one book build (a context manager): a second build started while
+    this one runs fails at once, naming this process (:func:`thinbridge._util.outputs.exclusive`;
+    the lock goes with the process, however it ends)."""
+    from thinbridge._util.outputs import exclusive
+
+    folder = artifacts_dir(root)
+    return exclusive(folder / ".book.lock", folder, what)

@@ -228,19 +228,26 @@ def text_view(pairs: pd.DataFrame, view: str = "rich", with_name: bool = False) 
     return out
 
 
+#: the files :func:`prepare` writes (other entries of its folder, such as a feature ``cache/``, are kept)
+PREPARED_FILES = ("pairs.tsv", "report.json", "dropped.tsv", "merged.tsv")
+
+
 def prepare(input_path: str | Path, out_dir: str | Path, show_progress: bool = True) -> CleanResult:
     """Load, clean and write ``pairs.tsv``, ``report.json``, ``dropped.tsv``, ``merged.tsv`` to ``out_dir``."""
     from thinbridge._util.paths import check_out_dir
 
+    from thinbridge._util.outputs import replacing_folder
+
     input_path, out = Path(input_path), check_out_dir(out_dir)  # before the work, not after
-    res = clean(load_mechanisms(input_path), show_progress=show_progress)
-    out.mkdir(parents=True, exist_ok=True)
-    res.pairs.to_csv(out / "pairs.tsv", sep="\t", index=False, quoting=csv.QUOTE_NONE, escapechar="\\")
-    res.dropped.to_csv(out / "dropped.tsv", sep="\t", index=False)
-    res.merged.to_csv(out / "merged.tsv", sep="\t", index=False)
-    res.report["input"] = {"name": input_path.name, "sha256": sha256_file(input_path)}
-    res.report["pairs_sha256"] = sha256_file(out / "pairs.tsv")
-    jsonio.write(out / "report.json", res.report)
+    # one writer at a time; the four files appear together, replacing an earlier set only when complete
+    with replacing_folder(out, PREPARED_FILES, "thinbridge prepare") as stage:
+        res = clean(load_mechanisms(input_path), show_progress=show_progress)
+        res.pairs.to_csv(stage / "pairs.tsv", sep="\t", index=False, quoting=csv.QUOTE_NONE, escapechar="\\")
+        res.dropped.to_csv(stage / "dropped.tsv", sep="\t", index=False)
+        res.merged.to_csv(stage / "merged.tsv", sep="\t", index=False)
+        res.report["input"] = {"name": input_path.name, "sha256": sha256_file(input_path)}
+        res.report["pairs_sha256"] = sha256_file(stage / "pairs.tsv")
+        jsonio.write(stage / "report.json", res.report)
     return res
 
 

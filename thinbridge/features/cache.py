@@ -79,11 +79,14 @@ def _write_cache(path: Path, arr: np.ndarray, encoder: str, digest: str) -> None
     from safetensors.numpy import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")  # two processes filling the same cache do not share one
     meta = {"format": CACHE_FORMAT, "encoder": encoder, "inputs_sha256": digest, "n": str(arr.shape[0]),
             "features_sha256": _array_sha256(arr)}
-    save_file({"features": np.ascontiguousarray(arr)}, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    try:
+        save_file({"features": np.ascontiguousarray(arr)}, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
 
 
 def user_cache_dir() -> Path:

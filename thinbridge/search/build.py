@@ -23,6 +23,11 @@ The steps:
    its recall@10 against exact search (:mod:`thinbridge.search.ann`);
 5. **manifest** — ``index.json``, written last: a folder without it is not an index.
 
+The files are written into a temporary sibling of the index folder and replace the old index
+in one step at the end (:func:`thinbridge._util.outputs.replacing_folder`, which also makes the
+build the folder's only writer): a build that stops, however it stops, leaves the old index
+whole. A Dask build's shards live in ``OUT/shards/`` beside the old index until the merge.
+
 A partition is the unit of batching as well as of work: the drug head's float32 products
 depend in the last bits on how many rows go through at once, so both engines embed exactly
 the same batches, and the files are byte for byte the same whatever the engine, the number of
@@ -40,13 +45,19 @@ from thinbridge._util import jsonio
 from thinbridge.search import shards
 from thinbridge.config import CHUNK_SIZE
 from thinbridge._util.errors import UserError
-from thinbridge.search.index import INDEX_EMBEDDINGS, INDEX_FORMAT, INDEX_IDS, INDEX_MANIFEST, INDEX_SKIPPED, IndexWriter, skip_reasons
+from thinbridge.search.index import (INDEX_DUPLICATES, INDEX_EMBEDDINGS, INDEX_FORMAT, INDEX_IDS, INDEX_MANIFEST,
+                                     INDEX_SKIPPED, IndexWriter, skip_reasons)
+from thinbridge.search.ann import ANN_FILE
 from thinbridge.search.embeddings import EmbeddingsFile
 from thinbridge.search.partition import embed_partition, join_prepared, prepare_structures
 from thinbridge.search.library import display_names, expand_sources, plan_library, read_library
 from thinbridge._util.parallel import n_workers, worker_pool
 from thinbridge._util.progress import progress
 
+#: every name an index build writes in its folder (an old index's files of these names are replaced
+#: or removed; anything else in the folder is kept); the ``.part``: left by a killed build of earlier versions
+INDEX_FILES = (INDEX_MANIFEST, INDEX_EMBEDDINGS, INDEX_IDS, INDEX_SKIPPED, INDEX_DUPLICATES, ANN_FILE,
+               shards.SHARD_DIR, INDEX_EMBEDDINGS + ".part")
 #: below this many input lines a build on this machine standardises in one process (forking costs more)
 PARALLEL_MIN_ROWS = 2000
 
@@ -107,12 +118,6 @@ def _partitions(plan: dict):
 # ----------------------------------------------------------------------------------------------
 # the two engines
 # ----------------------------------------------------------------------------------------------
-def _unfinished(out: Path) -> None:
-    """Mark ``out`` as not an index while it is rebuilt (a build that stops leaves no manifest);
-    done only once the build can start, so a mistake caught before leaves an old index intact."""
-    (out / INDEX_MANIFEST).unlink(missing_ok=True)
-
-
 def _starter(submit, processes: int):
     """``start(smiles)``: send a partition's SMILES to the workers in parts (about four per worker,
     at least 64 SMILES each) and return a function that waits for them and joins the parts."""
@@ -128,7 +133,6 @@ def _build_here(plan: dict, heads, out: Path, processes: int | None, show_progre
     """Embed the partitions in order in this process and append each to the files. With several
     ``processes``, one pool of forked workers standardises and fingerprints the molecules while
     this process reads the next partition and embeds and writes the finished one."""
-    _unfinished(out)
     total = _total_lines(plan)
     processes = int(processes) if processes else ((os.cpu_count() or 1) if total >= PARALLEL_MIN_ROWS else 1)
     processes = n_workers(processes, total) if processes > 1 else 1
@@ -157,12 +161,13 @@ def _build_here(plan: dict, heads, out: Path, processes: int | None, show_progre
     return writer, {"engine": "this machine", "processes": processes}
 
 
-def _build_on_dask(client, plan: dict, heads, out: Path, show_progress: bool) -> tuple[IndexWriter, dict]:
-    """Embed the unfinished partitions on the cluster as shards, then merge every shard in order."""
+def _build_on_dask(client, plan: dict, heads, out: Path, stage: Path,
+                   show_progress: bool) -> tuple[IndexWriter, dict]:
+    """Embed the unfinished partitions on the cluster as shards in ``out``, then merge every shard
+    in order into the files in ``stage``."""
     from thinbridge.search.cluster import check_workers, run_partitions
 
     info = {"engine": "dask", **check_workers(client)}
-    _unfinished(out)
     folder, done = shards.start_plan(out, plan)
     todo = [(name, (source, fi, pi, str(folder))) for fi, source, pi, _ in _partitions(plan)
             if (name := shards.shard_name(fi, pi)) not in done]
@@ -171,7 +176,7 @@ def _build_on_dask(client, plan: dict, heads, out: Path, show_progress: bool) ->
     with progress(total=total, initial=total - left, desc=f"indexing on {info['workers']} Dask worker(s)",
                   unit="line", disable=not show_progress) as bar:
         run_partitions(client, shards.build_shard, todo, heads, lambda res: bar.update(res["lines"]))
-    writer = IndexWriter(out, heads.dim, len(plan["sources"]) > 1)
+    writer = IndexWriter(stage, heads.dim, len(plan["sources"]) > 1)
     n_parts = sum(len(s["partitions"]) for s in plan["sources"])
     with progress(total=n_parts, desc="merging shards", unit="shard", disable=not show_progress) as bar:
         try:
@@ -186,14 +191,14 @@ def _build_on_dask(client, plan: dict, heads, out: Path, show_progress: bool) ->
     return writer, info
 
 
-def _on_dask(scheduler, workers, sources, chunk_size, run, heads, out, show_progress):
+def _on_dask(scheduler, workers, sources, chunk_size, run, heads, out, stage, show_progress):
     """Connect (failing fast), plan and build on Dask; an interrupt says that the shards are kept."""
     from thinbridge.search.cluster import connect
 
     try:
         with connect(scheduler, workers) as client:
             plan = make_plan(sources, chunk_size, run, heads.dim, show_progress)
-            writer, info = _build_on_dask(client, plan, heads, out, show_progress)
+            writer, info = _build_on_dask(client, plan, heads, out, stage, show_progress)
     except BaseException as e:
         if not isinstance(e, Exception) and (out / shards.SHARD_DIR).is_dir():  # Ctrl-C, SIGTERM
             stopped = "Dask workers stopped" if scheduler is None else "Dask tasks cancelled"
@@ -220,36 +225,43 @@ def build_index(heads, run: dict, smiles_files, out: str | Path, chunk_size: int
     (default: every core, or one for small inputs). Rows that fail are listed in ``skipped.tsv``
     with their file, line and reason. Returns a summary dict.
     """
+    from thinbridge._util.outputs import replacing_folder
+
     check_options(chunk_size, kind, processes, scheduler, workers)
     sources = expand_sources(smiles_files)
     out = Path(out)
     _check_out(out, run["path"])
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    if scheduler is not None or workers is not None:
-        plan, writer, info = _on_dask(scheduler, workers, sources, chunk_size, run, heads, out, show_progress)
-    else:
-        plan = make_plan(sources, chunk_size, run, heads.dim, show_progress)
-        writer, info = _build_here(plan, heads, out, processes, show_progress)
-    info.update(partitions=sum(len(s["partitions"]) for s in plan["sources"]), chunk_size=int(chunk_size),
-                seconds=time.perf_counter() - t0)
-    if writer.n_ok == 0:
-        writer.abort(remove=True, keep_skipped=True)
-        shards.remove(out)  # the inputs are the problem: nothing to resume
+    had_index = (out / INDEX_MANIFEST).is_file()
+    with replacing_folder(out, INDEX_FILES, "thinbridge index") as stage:
+        if scheduler is not None or workers is not None:
+            plan, writer, info = _on_dask(scheduler, workers, sources, chunk_size, run, heads, out, stage,
+                                          show_progress)
+        else:
+            plan = make_plan(sources, chunk_size, run, heads.dim, show_progress)
+            writer, info = _build_here(plan, heads, stage, processes, show_progress)
+        info.update(partitions=sum(len(s["partitions"]) for s in plan["sources"]), chunk_size=int(chunk_size),
+                    seconds=time.perf_counter() - t0)
+        if writer.n_ok == 0:
+            writer.abort(remove=True, keep_skipped=True)
+            shards.remove(out)  # the inputs are the problem: nothing to resume
+            if had_index:  # a good index stays; the rows are named in the message
+                raise UserError(_nothing_indexed(plan, writer, None) + f"; the index in {out} is unchanged")
+        else:
+            summary = _finish(writer, plan, run, kind, stage, info, show_progress)
+    if writer.n_ok == 0:  # a new folder: it holds skipped.tsv, the list of what was wrong
         raise UserError(_nothing_indexed(plan, writer, out))
-    summary = _finish(writer, plan, run, kind, out, info, show_progress)
-    shards.remove(out)
-    return summary
+    return {**summary, "out": str(out)}
 
 
-def _nothing_indexed(plan: dict, writer: IndexWriter, out: Path) -> str:
+def _nothing_indexed(plan: dict, writer: IndexWriter, out: Path | None) -> str:
     names = [s["name"] for s in plan["sources"]]
     what = names[0] if len(names) == 1 else f"{len(names)} files"
     if not writer.n_skipped:
         return f"{what}: no SMILES rows"
     first = "; ".join(f"line {writer.where(e['file'], e['line'])}: {e['reason']}" for e in writer.examples[:3])
-    return (f"{what}: no valid SMILES ({writer.n_skipped} row(s) read, all invalid: {first}); "
-            f"all listed in {out / INDEX_SKIPPED}")
+    return (f"{what}: no valid SMILES ({writer.n_skipped} row(s) read, all invalid: {first})"
+            + (f"; all listed in {out / INDEX_SKIPPED}" if out is not None else ""))
 
 
 def _add_ann(out: Path, kind: str, show_progress: bool) -> dict | None:

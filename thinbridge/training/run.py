@@ -157,6 +157,10 @@ def run_config_record(inp: Inputs, cfg: RunConfig, data_dir: str | Path | None, 
     }
 
 
+#: the files of a run folder :func:`train_run` writes (other entries of the folder are kept)
+RUN_FILES = ("model.safetensors", "config.json", "metrics.json", "history.json")
+
+
 def train_run(data_dir: str | Path, out_dir: str | Path, cfg: RunConfig, cache_dir: str | Path | None = None,
               show_progress: bool = True, pairs: pd.DataFrame | None = None, split: np.ndarray | None = None) -> dict:
     """Prepare inputs, train, score and write ``model.safetensors``, ``config.json``, ``metrics.json``.
@@ -165,15 +169,20 @@ def train_run(data_dir: str | Path, out_dir: str | Path, cfg: RunConfig, cache_d
     ``cfg`` describes; pass them to reuse what is already loaded (the book's chapters do).
     Returns ``{"metrics", "config", "history", "model", "seconds"}``.
     """
+    from thinbridge._util.outputs import replacing_folder
+    from thinbridge._util.paths import check_out_dir
+
     cfg.validate()
     t0 = time.perf_counter()
-    inp = load_inputs(data_dir, cfg, cache_dir, pairs=pairs, split=split, show_progress=show_progress)
-    model, history = fit(inp, cfg, show_progress=show_progress)
-    metrics = score_run(model, inp, cfg)
-    record = run_config_record(inp, cfg, data_dir, history)
-    save_run(out_dir, model, record)
-    out = Path(out_dir)
-    jsonio.write(out / "metrics.json", metrics)
-    jsonio.write(out / "history.json", history, indent=1)
+    check_out_dir(out_dir)
+    # one writer per run folder, taken before the work; the files replace an earlier run's only when all are written
+    with replacing_folder(out_dir, RUN_FILES, "thinbridge train") as stage:
+        inp = load_inputs(data_dir, cfg, cache_dir, pairs=pairs, split=split, show_progress=show_progress)
+        model, history = fit(inp, cfg, show_progress=show_progress)
+        metrics = score_run(model, inp, cfg)
+        record = run_config_record(inp, cfg, data_dir, history)
+        save_run(stage, model, record)
+        jsonio.write(stage / "metrics.json", metrics)
+        jsonio.write(stage / "history.json", history, indent=1)
     return {"metrics": metrics, "config": record, "history": history, "model": model,
             "seconds": time.perf_counter() - t0}
