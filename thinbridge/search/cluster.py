@@ -88,8 +88,12 @@ def connect(scheduler: str | None = None, workers: int | None = None):
             # Workers' own log lines stay off the terminal: a task's error or a worker's death reaches the
             # user through its future (one line, KilledWorker), while a worker's log on shutdown (its
             # heartbeat finding the scheduler gone after Ctrl-C) is noise that raced the clean-up note.
+            # No dashboard; the scheduler's own HTTP endpoint on a free loopback port (its default, 8787,
+            # may be taken by another cluster, and then Dask warns on the terminal).
             cluster = distributed.LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.CRITICAL)
+                                               dashboard_address=None, silence_logs=logging.CRITICAL,
+                                               scheduler_kwargs={"dashboard": False,
+                                                                 "dashboard_address": "127.0.0.1:0"})
             client = distributed.Client(cluster, set_as_default=False)
         try:
             yield client
