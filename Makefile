@@ -86,10 +86,11 @@ chapter:  ## run one chapter, e.g. make chapter N=07 (its stale prerequisites fi
 status:  ## which chapters are stale, and why (runs nothing)
 	$(PY) scripts/run_notebooks.py --profile full --status
 
-# --all rebuilds every page (make test, CI); make book passes JB_ALL= to rebuild only changed pages
+# --all rebuilds every page (make test, CI); make book passes JB_ALL= to rebuild only changed pages,
+# unless the last build did not finish (no search index: Sphinx would warn, and -W fail)
 JB_ALL   ?= --all
 html:  ## build the HTML from the executed notebooks (no execution; warnings are errors) into _build/html
-	$(JB) build . $(JB_ALL) -W --keep-going
+	$(JB) build . $(if $(wildcard $(HTML)/searchindex.js),$(JB_ALL),--all) -W --keep-going
 
 test:  ## everything: notebook format, import layers, unit tests, nbval, HTML build with -W, headless Chromium check
 	$(MAKE) format-check
@@ -130,13 +131,14 @@ lab:  ## JupyterLab on the project (127.0.0.1 by default) with jupytext: noteboo
 publish:  ## push _build/html to the gh-pages branch (ghp-import)
 	$(PY) -m ghp_import -n -p -f $(HTML)
 
-benchmark:  ## training, prepare memory, query, index-scale, per-molecule chemistry, command-line start-up and incremental-book timings (scripts/bench_*.py)
+benchmark:  ## training, prepare memory, query, index-scale, per-molecule chemistry, command-line start-up, protocol-map and incremental-book timings (scripts/bench_*.py)
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_chem.py
 	nice -n 10 $(PY) scripts/bench_prepare.py
 	$(PY) scripts/bench_query.py
 	nice -n 10 $(PY) scripts/bench_index.py
 	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname
+	nice -n 10 $(PY) scripts/bench_protocol_map.py
 	$(PY) scripts/bench_book.py
 
 clean:  ## remove the HTML build and Python caches (keeps artifacts/ and the executed notebooks)

@@ -230,8 +230,16 @@ def number_paragraph(pmap: pd.DataFrame, quantity: str) -> str:
     if len(inside) == 0:
         where = ("above every one" if (g["hi"] < row.paper).all() else
                  "below every one" if (g["lo"] > row.paper).all() else "between them, inside none")
-        return text + (f"No protocol of the {len(g)} reproduces it: ours range from {g['mean'].min():.3f} to "
-                       f"{g['mean'].max():.3f}, and the paper's value lies {where}.")
+        text += (f"No protocol of the {len(g)} reproduces it: ours range from {g['mean'].min():.3f} to "
+                 f"{g['mean'].max():.3f}, and the paper's value lies {where}.")
+        for side, rows in (("below", g[g["hi"] < row.paper]), ("above", g[g["lo"] > row.paper])):
+            if len(rows) and len(rows) < len(g):
+                r = rows.loc[(rows["mean"] - row.paper).abs().idxmin()]
+                fair = "a fair test" if not unfair(r) else "not a fair test: " + "; ".join(
+                    UNFAIR[k].format(f"{r.singletons:.0%} of the queries") for k in unfair(r))
+                text += (f" Closest {side} it: {r.protocol}, {fmt_interval(r['mean'], r.lo, r.hi)} (a random ranking "
+                         f"{r.chance:.3f}; {fair}).")
+        return text
     fair = [r for _, r in inside.iterrows() if not unfair(r)]
     text += f"It is reproduced under {len(inside)} of {len(g)} protocols. "
     if fair:
