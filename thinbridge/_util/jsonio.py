@@ -46,3 +46,12 @@ def sha256_file(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def records(df) -> list[dict]:
+    """A data frame's rows as JSON-ready dicts (numpy scalars as Python numbers): the records
+    ``thinbridge query --json`` prints and ``thinbridge serve``'s API returns."""
+    import numpy as np
+
+    return [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()}
+            for r in df.to_dict(orient="records")]

@@ -282,7 +282,8 @@ class Retriever:
         InChIKeys or a boolean mask over :attr:`pairs`), columns ``rank, score,
         molecule_chembl_id, drug_name, parent_smiles, mechanisms, parent_inchikey``
         (``mechanisms``: list of "mechanism (target)"). With ``index`` (a folder or
-        :class:`Index`): columns ``rank, score, id, smiles, parent_smiles, parent_inchikey``.
+        :class:`Index`): columns ``rank, score, id, file, line, smiles, parent_smiles, parent_inchikey``
+        (``file`` and ``line``: where the row was read; an index of the first format has no ``file``).
         """
 
         query, k = check_query(query), check_k(k)
@@ -292,7 +293,10 @@ class Retriever:
             idx = index if isinstance(index, Index) else Index.load(index)
             self.check_index(idx)
             top, scores = idx.search(self.embed_texts([query])[0], k)
-            out = idx.table.iloc[top][["id", "smiles", "parent_smiles", "parent_inchikey"]].reset_index(drop=True)
+            cols = [c for c in ("id", "file", "line", "smiles", "parent_smiles", "parent_inchikey") if c in idx.table]
+            out = idx.table.iloc[top][cols].reset_index(drop=True)
+            if "line" in out:
+                out["line"] = out["line"].astype(int)
             out.insert(0, "score", scores.astype(float))
             out.insert(0, "rank", np.arange(1, len(top) + 1))
             out.attrs["n_candidates"] = len(idx)
