@@ -9,7 +9,6 @@ reads a file. Every error is JSON ``{"error": "one line", "status": N}``; a requ
 plain functions, which Starlette runs on its thread pool; the searcher is warmed before the
 first request, so they only read shared state.
 """
-from __future__ import annotations
 
 import logging
 from importlib import resources
