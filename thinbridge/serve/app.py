@@ -21,7 +21,7 @@ ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/serve.css": ("serve.css", "text/css; charset=utf-8"),
           "/serve.js": ("serve.js", "text/javascript; charset=utf-8")}
 #: the page loads nothing from anywhere else (and runs no inline script)
-PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
             "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 log = logging.getLogger("thinbridge.serve")
 

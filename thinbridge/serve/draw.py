@@ -32,8 +32,9 @@ def svg(smiles: str) -> str:
     d = rdMolDraw2D.MolDraw2DSVG(WIDTH, HEIGHT)
     opts = d.drawOptions()
     opts.clearBackground = False  # the card's background shows through (light and dark themes)
-    opts.addStereoAnnotation = True
-    opts.padding = 0.08
+    opts.minFontSize = 14  # atom labels readable on a phone and from the back of a room
+    opts.bondLineWidth = 2
+    opts.padding = 0.06
     try:
         mol = rdMolDraw2D.PrepareMolForDrawing(mol)
     except (RuntimeError, ValueError):  # e.g. kekulisation of an odd aromatic system: draw it as given
