@@ -29,6 +29,9 @@ def add_subparser(sub):
     s.add_argument("--port", type=number(int, 0), default=8000, help="port (default: 8000; 0: any free port)")
     s.add_argument("--data", default=None, help="prepared data folder (default: the one recorded in the run)")
     s.add_argument("--cache", default=None, help="feature cache folder (default: DATA/cache)")
+    s.add_argument("--batch", type=number(int, 1), default=16,
+                   help="encode up to this many text queries that arrive together in one pass of the text model "
+                        "(default: 16; 1: every query alone, the bits of `thinbridge query`)")
     s.add_argument("--access-log", action="store_true", help="log every request on stderr")
     s.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     s.set_defaults(func=run)
@@ -84,7 +87,7 @@ def _serve(a, sock: socket.socket, host: str, port: int) -> int:
 
     print(f"thinbridge serve: loading {a.run}" + (f" and index {a.index}" if a.index else "") + " ...",
           file=sys.stderr, flush=True)
-    searcher = Searcher.load(a.run, a.index, a.data, a.cache, show_progress=not a.quiet)
+    searcher = Searcher.load(a.run, a.index, a.data, a.cache, show_progress=not a.quiet, batch=a.batch)
     info = searcher.info()
     what = info["searched"]
     print(f"thinbridge serve: {what['molecules']:,} molecules ({what['name']}) loaded in {searcher.loaded_s:.1f} s",

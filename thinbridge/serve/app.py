@@ -6,8 +6,9 @@ and ``/docs``. The page's three files are read once, when the application is mad
 reads a file. Every error is JSON ``{"error": "one line", "status": N}``; a request the
 :class:`~thinbridge.serve.searcher.Searcher` refuses is a 4xx with its message, and a bug is a
 500 whose traceback goes to the server's log, never to the client. The search endpoints are
-plain functions, which Starlette runs on its thread pool; the searcher is warmed before the
-first request, so they only read shared state.
+plain functions, which Starlette runs on its thread pool, except the text search, which awaits
+its query's batch on the event loop (:mod:`thinbridge.serve.batcher`); the searcher is warmed
+before the first request, so they only read shared state.
 """
 
 import logging
@@ -94,10 +95,10 @@ def create_app(searcher: Searcher):
         return _json(searcher.info())
 
     @app.get("/api/search", summary="Molecules for a mechanism text")
-    def search(request: Request,
+    async def search(request: Request,
                q: str | None = Query(None, description="a mechanism text, e.g. HMG-CoA reductase inhibitor"),
                k: str | None = Query(None, description="number of hits, 1-50 (default 10)")):
-        return _json(searcher.search_text(request.query_params))
+        return _json(await searcher.search_text_async(request.query_params))
 
     @app.get("/api/smiles", summary="Mechanism texts for a molecule")
     def smiles(request: Request,

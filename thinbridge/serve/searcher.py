@@ -90,14 +90,18 @@ def _too_long(what: str, text: str, limit: int) -> None:
 class Searcher:
     """A retriever, optionally an index, and what the page says about them; thread-safe once warmed."""
 
-    def __init__(self, retriever, index=None, index_name: str | None = None, book_url: str = BOOK_URL):
+    def __init__(self, retriever, index=None, index_name: str | None = None, book_url: str = BOOK_URL,
+                 batch: int = 16):
+        from thinbridge.serve.batcher import TextBatcher
+
         self.r, self.index, self.index_name, self.book_url = retriever, index, index_name, book_url
+        self.batcher = TextBatcher(retriever.heads, retriever.cfg.text_model, batch)
         self.smiles_error: str | None = None  # why SMILES queries cannot be answered, if they cannot
         self.loaded_s = 0.0
 
     @classmethod
     def load(cls, run, index: str | Path | None = None, data=None, cache=None, book_url: str = BOOK_URL,
-             show_progress: bool = False) -> "Searcher":
+             show_progress: bool = False, batch: int = 16) -> "Searcher":
         """Load the run's bridge (and the index), then warm them (:meth:`warm`)."""
         from thinbridge.search.index import Index
         from thinbridge.search.retrieval import Retriever
@@ -108,7 +112,7 @@ class Searcher:
         if index is not None:
             idx = Index.load(index)
             r.check_index(idx)
-        s = cls(r, idx, Path(index).name if index is not None else None, book_url)
+        s = cls(r, idx, Path(index).name if index is not None else None, book_url, batch)
         s.warm()
         s.loaded_s = time.perf_counter() - t
         return s
@@ -130,6 +134,7 @@ class Searcher:
         except UserError as e:
             self.smiles_error = f"SMILES queries need the run's data, which is not available: {e}"
         self.r.embed_texts(["warm-up query"])
+        self.batcher.embed("warm-up query")
         svg(first)
 
     # -- what the page shows about the bridge ----------------------------------------------
@@ -158,14 +163,24 @@ class Searcher:
         }
 
     def health(self) -> dict:
+        b = self.batcher
         return {"status": "ok", "run": self.r.run_dir.name,
                 "molecules": len(self.index) if self.index is not None else len(self.r.molecules),
-                "smiles_queries": self.smiles_error is None}
+                "smiles_queries": self.smiles_error is None,
+                "text_queries_encoded": b.encoded, "text_batches": b.batches, "largest_batch": b.largest}
 
     # -- requests ------------------------------------------------------------------------------
     def search_text(self, params: Mapping) -> dict:
-        """``/api/search?q=TEXT&k=K``: molecules for a mechanism text."""
-        from thinbridge.features.text import token_count
+        """``/api/search?q=TEXT&k=K``: molecules for a mechanism text (waiting in this thread)."""
+        q, k = self._text_params(params)
+        return self._text_answer(q, k, self.batcher.embed(q))
+
+    async def search_text_async(self, params: Mapping) -> dict:
+        """:meth:`search_text` on an event loop: the query waits for its batch without a thread."""
+        q, k = self._text_params(params)
+        return self._text_answer(q, k, await self.batcher.embed_async(q))
+
+    def _text_params(self, params: Mapping) -> tuple[str, int]:
         from thinbridge.search.retrieval import check_query
 
         p = one(params, "search")
@@ -174,16 +189,25 @@ class Searcher:
         if q is not None:
             _too_long("query", q, MAX_QUERY_CHARS)
         try:
-            q = check_query(q)
-            df = self.r.search_text(q, k, index=self.index)
+            return check_query(q), k
+        except UserError as e:
+            raise RequestError(str(e)) from None
+
+    def _text_answer(self, q: str, k: int, vector) -> dict:
+        from thinbridge.features.text import token_count
+
+        try:
+            df = self.r.search_vector(vector, k, index=self.index)
         except UserError as e:
             raise RequestError(str(e)) from None
         out = {"query": q, "k": k, "n_candidates": int(df.attrs["n_candidates"]),
                "searched": "index" if self.index is not None else "run", "hits": records(df)}
-        n_tok, max_tok = token_count(q, self.r.cfg.text_model)
-        if n_tok > max_tok:
-            out["note"] = (f"the query is {n_tok:,} tokens long; the text model reads only its first "
-                           f"{max_tok} (the rest is ignored)")
+        if len(q) > 200:  # a text this long may have more tokens than the model reads
+            with self.batcher.lock:  # the tokenizer's truncation is switched off while counting
+                n_tok, max_tok = token_count(q, self.r.cfg.text_model)
+            if n_tok > max_tok:
+                out["note"] = (f"the query is {n_tok:,} tokens long; the text model reads only its first "
+                               f"{max_tok} (the rest is ignored)")
         return out
 
     def search_smiles(self, params: Mapping) -> dict:

@@ -1,0 +1,97 @@
+"""Text queries that arrive together are encoded together.
+
+Encoding one short query with the default text model reads all of its weights (~45 MB) for a
+handful of tokens, so on a small machine the server spends its time streaming weights. A
+:class:`TextBatcher` has one worker thread: a request thread hands in its query and waits; the
+worker takes every query waiting (up to ``max_batch``) and encodes them in one pass
+(:func:`thinbridge.features.text.encode_queries_together`), then through the bridge's text head.
+A query that arrives alone is encoded alone and gets exactly the bits ``thinbridge query``
+computes; queries batched together may differ from those in the last bits (~1e-6), which moves a
+ranking only between hits whose scores tie to that precision. ``max_batch=1`` encodes every query
+alone. Imports only :mod:`thinbridge.features` and :mod:`thinbridge._util`.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+
+import numpy as np
+
+
+class _Job:
+    """One query: the worker sets ``result`` or ``error``, then calls ``finish`` (wakes the waiter)."""
+    __slots__ = ("text", "result", "error", "finish")
+
+    def __init__(self, text: str, finish):
+        self.text, self.result, self.error, self.finish = text, None, None, finish
+
+
+class TextBatcher:
+    """``embed(text)`` -> the bridge embedding of ``text`` (float32, unit length), batched with
+    whatever other queries are waiting. ``heads``: the run's NumpyHeads; ``model``: its text model."""
+
+    def __init__(self, heads, model: str | None, max_batch: int = 16, linger_s: float = 0.002):
+        self.heads, self.model, self.max_batch = heads, model, max(1, int(max_batch))
+        self.linger_s = linger_s if self.max_batch > 1 else 0.0
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.batches = self.encoded = 0  # counters, for /api/health
+        self.largest = 0
+        self.lock = threading.Lock()  # held while the text model runs (its tokenizer has state)
+        self._thread = threading.Thread(target=self._work, name="thinbridge-text-batcher", daemon=True)
+        self._thread.start()
+
+    def embed(self, text: str, timeout: float = 60) -> np.ndarray:
+        """The embedding of ``text``, waiting in this thread."""
+        done = threading.Event()
+        job = _Job(text, done.set)
+        self.jobs.put(job)
+        if not done.wait(timeout):
+            raise TimeoutError(f"the text model did not answer in {timeout:.0f} s")
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    async def embed_async(self, text: str) -> np.ndarray:
+        """The embedding of ``text``, awaited on the running event loop (no thread of its own waits)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        job = _Job(text, lambda: loop.call_soon_threadsafe(_settle, fut, job))
+        self.jobs.put(job)
+        return await fut
+
+    def _work(self) -> None:
+        from thinbridge.features.text import encode_queries_together
+
+        while True:
+            batch = [self.jobs.get()]
+            deadline = time.perf_counter() + self.linger_s
+            while len(batch) < self.max_batch:  # what waits now, and what arrives within linger_s
+                try:
+                    batch.append(self.jobs.get(timeout=max(0.0, deadline - time.perf_counter())))
+                except queue.Empty:
+                    break
+            try:
+                with self.lock:
+                    e = encode_queries_together([j.text for j in batch], self.model)
+                z = self.heads.embed(e, "text")
+                for j, row in zip(batch, z):
+                    j.result = row
+            except Exception as e:  # handed to every waiting request; the worker goes on
+                for j in batch:
+                    j.error = e
+            self.batches += 1
+            self.encoded += len(batch)
+            self.largest = max(self.largest, len(batch))
+            for j in batch:
+                j.finish()
+
+
+def _settle(fut, job: _Job) -> None:
+    if not fut.done():  # the request may have been cancelled (the client left)
+        if job.error is not None:
+            fut.set_exception(job.error)
+        else:
+            fut.set_result(job.result)
