@@ -30,9 +30,10 @@ OVERFLOW_JS = "() => document.documentElement.scrollWidth - window.innerWidth"
 
 
 def walk(base: str, chromium: str, screenshots: dict[str, Path] | None = None, text_query: str = TEXT_QUERY,
-         smiles: str = ASPIRIN, timeout_s: float = 30) -> dict:
+         smiles: str = ASPIRIN, timeout_s: float = 30, smiles_screenshot: Path | None = None) -> dict:
     """Use the page at ``base``; ``screenshots`` maps names of :data:`WIDTHS` to PNG paths to write
-    (the text results at that width). Returns what was seen."""
+    (the text results at that width), ``smiles_screenshot`` is the SMILES results at desktop width.
+    Returns what was seen."""
     from playwright.sync_api import sync_playwright
 
     seen = {"errors": [], "outside": [], "failed": [], "overflow": {}}
@@ -87,6 +88,8 @@ def walk(base: str, chromium: str, screenshots: dict[str, Path] | None = None, t
                                    "document.querySelector('#query-molecule svg')", timeout=ms)
             seen["smiles_status"] = page.inner_text("#status")
             seen["smiles_cards"] = page.evaluate(CARDS_JS)
+            if smiles_screenshot:
+                page.screenshot(path=str(smiles_screenshot), full_page=False)
             seen["url"] = page.url
         finally:
             browser.close()
