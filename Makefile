@@ -130,12 +130,13 @@ lab:  ## JupyterLab on the project (127.0.0.1 by default) with jupytext: noteboo
 publish:  ## push _build/html to the gh-pages branch (ghp-import)
 	$(PY) -m ghp_import -n -p -f $(HTML)
 
-benchmark:  ## training, query, index-scale, per-molecule chemistry, command-line start-up and incremental-book timings (scripts/bench_*.py)
+benchmark:  ## training, query, index-scale, per-molecule chemistry, command-line start-up, serve under load and incremental-book timings (scripts/bench_*.py)
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_chem.py
 	$(PY) scripts/bench_query.py
 	nice -n 10 $(PY) scripts/bench_index.py
 	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname
+	nice -n 10 $(PY) scripts/bench_serve.py --run artifacts/runs/scaffold_rich_noname
 	$(PY) scripts/bench_book.py
 
 clean:  ## remove the HTML build and Python caches (keeps artifacts/ and the executed notebooks)

@@ -203,3 +203,38 @@ def test_index_hits_carry_their_file_and_line(bridges, tmp_path):
         assert info["searched"] == {"kind": "index", "name": "idx", "molecules": len(searcher.index),
                                     "index_kind": "exact"}
         assert client.get("/api/search", params={"q": QUERY, "k": 51}).status_code == 400
+
+
+def test_queries_encoded_together_match_queries_encoded_alone(text_model):
+    """One query through encode_together has encode_queries' bits; several agree to float tolerance."""
+    import numpy as np
+
+    from thinbridge.features.text import encode_queries, encode_queries_together
+
+    texts = ["HMG-CoA reductase inhibitor", "dopamine D2 receptor antagonist", "EGFR kinase inhibitor",
+             "an inhibitor of the serotonin transporter in the brain", "x"]
+    assert np.array_equal(encode_queries_together(texts[:1]), encode_queries(texts[:1]))
+    alone = np.concatenate([encode_queries([t]) for t in texts])
+    together = encode_queries_together(texts)
+    assert together.shape == alone.shape and together.dtype == np.float32
+    np.testing.assert_allclose(together, alone, atol=2e-6)
+
+
+def test_concurrent_text_queries_get_the_answers_of_queries_asked_alone(bridges):
+    """16 threads at once: batched, and every answer ranks as the same query asked alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from thinbridge.serve import Searcher
+
+    s = Searcher.load(bridges["run"])
+    s.batcher.linger_s = 0.05  # a slow, shared machine starts the 16 threads over some milliseconds
+    queries = [f"{t} {kind}" for t in ("Dopamine D2 receptor", "HERG", "Carbonic anhydrase II", "Serotonin transporter")
+               for kind in ("antagonist", "inhibitor", "blocker", "agonist")]
+    alone = {q: s.search_text({"q": q, "k": "5"}) for q in queries}
+    with ThreadPoolExecutor(16) as pool:
+        together = dict(zip(queries, pool.map(lambda q: s.search_text({"q": q, "k": "5"}), queries)))
+    assert s.batcher.largest > 1  # some queries were encoded together
+    for q in queries:
+        a, b = alone[q]["hits"], together[q]["hits"]
+        assert [h["score"] for h in b] == pytest.approx([h["score"] for h in a], abs=1e-5)
+        assert {h["parent_inchikey"] for h in b} == {h["parent_inchikey"] for h in a}
