@@ -65,9 +65,7 @@ def _url(host: str, port: int) -> str:
 
 
 def run(a) -> int:
-    from thinbridge.search.retrieval import Retriever  # noqa: F401  (fails early, before the port)
-
-    sock = _listen(a.host, a.port)
+    sock = _listen(a.host, a.port)  # before the bridge loads: a taken port fails at once
     try:
         host, port = a.host, sock.getsockname()[1]
         if host not in LOOPBACK:
@@ -97,17 +95,22 @@ def _serve(a, sock: socket.socket, host: str, port: int) -> int:
     config = uvicorn.Config(create_app(searcher), log_level="info" if a.access_log else "warning",
                             access_log=a.access_log, h11_max_incomplete_event_size=MAX_REQUEST_BYTES,
                             timeout_graceful_shutdown=3, lifespan="off", server_header=False)
-    server = _Server(config)
+    server = _make_server(config)
     url = _url(host, port)
     print(f"thinbridge serve: the search page is at {url} (API docs: {url}docs); Ctrl-C stops it", flush=True)
+    if host in ("0.0.0.0", "::", ""):
+        print(f"thinbridge serve: from other machines: http://{socket.gethostname()}:{port}/", flush=True)
     t = time.monotonic()
     server.run(sockets=[sock])
-    why = {2: "Ctrl-C", 15: "SIGTERM"}.get(server.stopped_by, "a signal")
+    if not server.started:
+        raise UserError("the server did not start; the lines above say why")
+    why = {2: "Ctrl-C", 15: "SIGTERM"}.get(server.stopped_by, "shut down")
     print(f"thinbridge serve: stopped ({why}) after {time.monotonic() - t:.0f} s", file=sys.stderr, flush=True)
     return 0
 
 
-def _server_class():
+def _make_server(config):
+    """A uvicorn server (the class is made here: uvicorn is imported only when serving)."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -123,8 +126,4 @@ def _server_class():
             else:
                 self.should_exit = True
 
-    return Server
-
-
-def _Server(config):  # noqa: N802  (a class made on demand: uvicorn is imported only when serving)
-    return _server_class()(config)
+    return Server(config)

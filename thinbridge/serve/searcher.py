@@ -212,8 +212,6 @@ class Searcher:
 
     def search_smiles(self, params: Mapping) -> dict:
         """``/api/smiles?s=SMILES&k=K``: the run's mechanism texts for a molecule."""
-        from thinbridge.chem.structures import standardise_one
-
         p = one(params, "smiles")
         k = check_k_bounded(p.get("k"))
         s = p.get("s")
@@ -222,7 +220,6 @@ class Searcher:
         if self.smiles_error:
             raise RequestError(self.smiles_error, 409)
         try:
-            standardise_one(s)
             df = self.r.search_smiles(s, k)
         except UserError as e:
             raise RequestError(str(e)) from None

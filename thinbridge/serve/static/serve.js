@@ -92,7 +92,16 @@ function moleculeCard(h) {
   }
   card.append(el("p", {class: "smiles-text", text: h.smiles && h.smiles !== h.parent_smiles
     ? `${h.smiles} (parent ${h.parent_smiles})` : h.parent_smiles}));
+  if (!info || info.smiles_queries) {
+    card.append(follow("What does this molecule do? →", "smiles", h.parent_smiles));
+  }
   return card;
+}
+
+function follow(label, m, value) {
+  const b = el("button", {type: "button", class: "follow", text: label});
+  b.addEventListener("click", () => { setMode(m); $("q").value = value; search(); window.scrollTo(0, 0); });
+  return b;
 }
 
 function textCard(h) {
@@ -102,7 +111,8 @@ function textCard(h) {
     scoreBar(h.score),
     el("p", {class: "text", text: h.text}),
     h.targets && h.targets.length ? el("p", {class: "targets", text: "Target: " + h.targets.join("; ")}) : null,
-    h.known ? el("span", {class: "known", text: "✓ recorded for this molecule in ChEMBL"}) : null);
+    h.known ? el("span", {class: "known", text: "✓ recorded for this molecule in ChEMBL"}) : null,
+    follow("Molecules for this text →", "text", h.text));
 }
 
 function showError(message) {
