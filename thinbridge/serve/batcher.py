@@ -3,7 +3,8 @@
 Encoding one short query with the default text model reads all of its weights (~45 MB) for a
 handful of tokens, so on a small machine the server spends its time streaming weights. A
 :class:`TextBatcher` has one worker thread: a request thread hands in its query and waits; the
-worker takes every query waiting (up to ``max_batch``) and encodes them in one pass
+worker takes every query waiting (up to ``max_batch``; when it is busy, also those that arrive
+within ``linger_s``, 2 ms) and encodes them in one pass
 (:func:`thinbridge.features.text.encode_queries_together`), then through the bridge's text head.
 A query that arrives alone is encoded alone and gets exactly the bits ``thinbridge query``
 computes; queries batched together may differ from those in the last bits (~1e-6), which moves a
@@ -65,14 +66,22 @@ class TextBatcher:
     def _work(self) -> None:
         from thinbridge.features.text import encode_queries_together
 
+        last = 0
         while True:
             batch = [self.jobs.get()]
-            deadline = time.perf_counter() + self.linger_s
-            while len(batch) < self.max_batch:  # what waits now, and what arrives within linger_s
+            while len(batch) < self.max_batch:  # what waits now
                 try:
-                    batch.append(self.jobs.get(timeout=max(0.0, deadline - time.perf_counter())))
+                    batch.append(self.jobs.get_nowait())
                 except queue.Empty:
                     break
+            if len(batch) > 1 or last > 1:  # busy: what arrives within linger_s joins too
+                deadline = time.perf_counter() + self.linger_s
+                while len(batch) < self.max_batch:
+                    try:
+                        batch.append(self.jobs.get(timeout=max(0.0, deadline - time.perf_counter())))
+                    except queue.Empty:
+                        break
+            last = len(batch)
             try:
                 with self.lock:
                     e = encode_queries_together([j.text for j in batch], self.model)
