@@ -130,7 +130,7 @@ lab:  ## JupyterLab on the project (127.0.0.1 by default) with jupytext: noteboo
 publish:  ## push _build/html to the gh-pages branch (ghp-import)
 	$(PY) -m ghp_import -n -p -f $(HTML)
 
-benchmark:  ## training, query, index-scale, per-molecule chemistry, command-line start-up, serve under load and incremental-book timings (scripts/bench_*.py)
+benchmark:  ## training, query, index-scale, per-molecule chemistry, command-line start-up and incremental-book timings (scripts/bench_*.py)
 	$(PY) scripts/bench_train.py
 	$(PY) scripts/bench_chem.py
 	$(PY) scripts/bench_query.py
