@@ -118,6 +118,11 @@ class NumpyBert:
         self.tokenizer = Tokenizer.from_file(str(p / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_seq_length)
         self.tokenizer.no_padding()
+        # a second copy that never truncates, for tokens(): the encoding tokenizer's settings never
+        # change, so threads may encode while another counts
+        self._counter = Tokenizer.from_file(str(p / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
         w = load_file(str(p / "model.safetensors"))
         self.w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in w.items()}
         self.heads = int(self.config["num_attention_heads"])
@@ -125,11 +130,7 @@ class NumpyBert:
 
     def tokens(self, text: str) -> int:
         """How many tokens ``text`` has before truncation (special tokens included)."""
-        self.tokenizer.no_truncation()
-        try:
-            return len(self.tokenizer.encode(text).ids)
-        finally:
-            self.tokenizer.enable_truncation(self.max_seq_length)
+        return len(self._counter.encode(text).ids)
 
     def _forward(self, ids: np.ndarray) -> np.ndarray:
         """Mean-pooled last hidden states of texts of one token length: ``ids`` is ``(B, L)``

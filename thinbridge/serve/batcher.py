@@ -1,8 +1,10 @@
 """Text queries that arrive together are encoded together.
 
-Encoding one short query with the default text model reads all of its weights (~45 MB) for a
-handful of tokens, so on a small machine the server spends its time streaming weights. A
-:class:`TextBatcher` has one worker thread: a request thread hands in its query and waits; the
+Encoding one short query with the default text model runs every weight matrix (~45 MB) over a
+handful of token rows, where a matrix product is least efficient (~35 GFLOP/s for 10 rows, ~80
+for 80 rows on one core here), so a query alone costs ~10 ms and one of 8 encoded together ~3.7 ms.
+A :class:`TextBatcher` has one worker thread (started on first use, so that a process may fork
+before): a request thread hands in its query and waits; the
 worker takes every query waiting (up to ``max_batch``; when it is busy, also those that arrive
 within ``linger_s``, 2 ms) and encodes them in one pass
 (:func:`thinbridge.features.text.encode_queries_together`), then through the bridge's text head.
@@ -36,14 +38,20 @@ class TextBatcher:
         self.heads, self.model, self.max_batch = heads, model, max(1, int(max_batch))
         self.linger_s = linger_s if self.max_batch > 1 else 0.0
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self.batches = self.encoded = 0  # counters, for /api/health
-        self.largest = 0
-        self.lock = threading.Lock()  # held while the text model runs (its tokenizer has state)
-        self._thread = threading.Thread(target=self._work, name="thinbridge-text-batcher", daemon=True)
-        self._thread.start()
+        self.batches = self.encoded = self.largest = 0  # counters, for /api/health
+        self._start = threading.Lock()
+        self._thread: threading.Thread | None = None  # started on first use (so a process may fork before)
+
+    def _started(self) -> None:
+        if self._thread is None:
+            with self._start:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._work, name="thinbridge-text-batcher", daemon=True)
+                    self._thread.start()
 
     def embed(self, text: str, timeout: float = 60) -> np.ndarray:
         """The embedding of ``text``, waiting in this thread."""
+        self._started()
         done = threading.Event()
         job = _Job(text, done.set)
         self.jobs.put(job)
@@ -57,6 +65,7 @@ class TextBatcher:
         """The embedding of ``text``, awaited on the running event loop (no thread of its own waits)."""
         import asyncio
 
+        self._started()
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         job = _Job(text, lambda: loop.call_soon_threadsafe(_settle, fut, job))
@@ -83,9 +92,7 @@ class TextBatcher:
                         break
             last = len(batch)
             try:
-                with self.lock:
-                    e = encode_queries_together([j.text for j in batch], self.model)
-                z = self.heads.embed(e, "text")
+                z = self.heads.embed(encode_queries_together([j.text for j in batch], self.model), "text")
                 for j, row in zip(batch, z):
                     j.result = row
             except Exception as e:  # handed to every waiting request; the worker goes on

@@ -134,7 +134,6 @@ class Searcher:
         except UserError as e:
             self.smiles_error = f"SMILES queries need the run's data, which is not available: {e}"
         self.r.embed_texts(["warm-up query"])
-        self.batcher.embed("warm-up query")
         svg(first)
 
     # -- what the page shows about the bridge ----------------------------------------------
@@ -203,8 +202,7 @@ class Searcher:
         out = {"query": q, "k": k, "n_candidates": int(df.attrs["n_candidates"]),
                "searched": "index" if self.index is not None else "run", "hits": records(df)}
         if len(q) > 200:  # a text this long may have more tokens than the model reads
-            with self.batcher.lock:  # the tokenizer's truncation is switched off while counting
-                n_tok, max_tok = token_count(q, self.r.cfg.text_model)
+            n_tok, max_tok = token_count(q, self.r.cfg.text_model)
             if n_tok > max_tok:
                 out["note"] = (f"the query is {n_tok:,} tokens long; the text model reads only its first "
                                f"{max_tok} (the rest is ignored)")
