@@ -238,3 +238,31 @@ def test_concurrent_text_queries_get_the_answers_of_queries_asked_alone(bridges)
         a, b = alone[q]["hits"], together[q]["hits"]
         assert [h["score"] for h in b] == pytest.approx([h["score"] for h in a], abs=1e-5)
         assert {h["parent_inchikey"] for h in b} == {h["parent_inchikey"] for h in a}
+
+
+def test_the_listening_socket_says_it_is_tcp_so_answers_are_not_held_back():
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; on a socket made with
+    proto 0 every answer waited ~40 ms for the client's delayed ACK (Nagle's algorithm)."""
+    from thinbridge.cli import serve
+
+    sock = serve._listen("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP and sock.getsockname()[0] == "127.0.0.1"
+    finally:
+        sock.close()
+
+
+def test_a_keep_alive_connection_answers_without_delay(served):
+    import http.client
+    import statistics
+    import time
+
+    conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    times = []
+    for _ in range(15):
+        t = time.perf_counter()
+        conn.request("GET", "/api/health")
+        assert conn.getresponse().read()
+        times.append(time.perf_counter() - t)
+    conn.close()
+    assert statistics.median(times) < 0.025, times  # ~1 ms; 40+ ms when Nagle holds the body back

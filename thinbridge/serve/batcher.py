@@ -3,15 +3,18 @@
 Encoding one short query with the default text model runs every weight matrix (~45 MB) over a
 handful of token rows, where a matrix product is least efficient (~35 GFLOP/s for 10 rows, ~80
 for 80 rows on one core here), so a query alone costs ~10 ms and one of 8 encoded together ~3.7 ms.
-A :class:`TextBatcher` has one worker thread (started on first use, so that a process may fork
-before): a request thread hands in its query and waits; the
-worker takes every query waiting (up to ``max_batch``; when it is busy, also those that arrive
-within ``linger_s``, 2 ms) and encodes them in one pass
+A :class:`TextBatcher` has two worker threads (started on first use): a request hands in its
+query and waits; a free worker takes every query waiting (up to ``max_batch``, 4; when it is busy,
+also those that arrive within ``linger_s``, 2 ms) and encodes them in one pass
 (:func:`thinbridge.features.text.encode_queries_together`), then through the bridge's text head.
 A query that arrives alone is encoded alone and gets exactly the bits ``thinbridge query``
 computes; queries batched together may differ from those in the last bits (~1e-6), which moves a
 ranking only between hits whose scores tie to that precision. ``max_batch=1`` encodes every query
-alone. Imports only :mod:`thinbridge.features` and :mod:`thinbridge._util`.
+alone. Two workers, and batches of at most 4, because 8 clients on 2 cores then wait least (measured
+with ``scripts/bench_serve.py``: p50 ~40 ms against ~55 ms for one worker and batches of 8): while
+one worker is inside a matrix product, which lets go of Python's interpreter lock, the other
+prepares its batch, and the event loop answers the batch before. Imports only
+:mod:`thinbridge.features` and :mod:`thinbridge._util`.
 """
 from __future__ import annotations
 
@@ -34,20 +37,23 @@ class TextBatcher:
     """``embed(text)`` -> the bridge embedding of ``text`` (float32, unit length), batched with
     whatever other queries are waiting. ``heads``: the run's NumpyHeads; ``model``: its text model."""
 
-    def __init__(self, heads, model: str | None, max_batch: int = 16, linger_s: float = 0.002):
+    def __init__(self, heads, model: str | None, max_batch: int = 4, linger_s: float = 0.002, workers: int = 2):
         self.heads, self.model, self.max_batch = heads, model, max(1, int(max_batch))
+        self.workers = max(1, int(workers))
         self.linger_s = linger_s if self.max_batch > 1 else 0.0
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.batches = self.encoded = self.largest = 0  # counters, for /api/health
         self._start = threading.Lock()
-        self._thread: threading.Thread | None = None  # started on first use (so a process may fork before)
+        self._thread: threading.Thread | None = None  # the workers start on first use
 
     def _started(self) -> None:
         if self._thread is None:
             with self._start:
                 if self._thread is None:
-                    self._thread = threading.Thread(target=self._work, name="thinbridge-text-batcher", daemon=True)
-                    self._thread.start()
+                    for i in range(self.workers):
+                        self._thread = threading.Thread(target=self._work, name=f"thinbridge-text-batcher-{i}",
+                                                        daemon=True)
+                        self._thread.start()
 
     def embed(self, text: str, timeout: float = 60) -> np.ndarray:
         """The embedding of ``text``, waiting in this thread."""
@@ -111,3 +117,4 @@ def _settle(fut, job: _Job) -> None:
             fut.set_exception(job.error)
         else:
             fut.set_result(job.result)
+

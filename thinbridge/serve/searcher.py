@@ -91,7 +91,7 @@ class Searcher:
     """A retriever, optionally an index, and what the page says about them; thread-safe once warmed."""
 
     def __init__(self, retriever, index=None, index_name: str | None = None, book_url: str = BOOK_URL,
-                 batch: int = 16):
+                 batch: int = 4):
         from thinbridge.serve.batcher import TextBatcher
 
         self.r, self.index, self.index_name, self.book_url = retriever, index, index_name, book_url
@@ -101,7 +101,7 @@ class Searcher:
 
     @classmethod
     def load(cls, run, index: str | Path | None = None, data=None, cache=None, book_url: str = BOOK_URL,
-             show_progress: bool = False, batch: int = 16) -> "Searcher":
+             show_progress: bool = False, batch: int = 4) -> "Searcher":
         """Load the run's bridge (and the index), then warm them (:meth:`warm`)."""
         from thinbridge.search.index import Index
         from thinbridge.search.retrieval import Retriever
