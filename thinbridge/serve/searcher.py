@@ -175,9 +175,15 @@ class Searcher:
         return self._text_answer(q, k, self.batcher.embed(q))
 
     async def search_text_async(self, params: Mapping) -> dict:
-        """:meth:`search_text` on an event loop: the query waits for its batch without a thread."""
+        """:meth:`search_text` on an event loop: the query waits for its batch without a thread; an
+        index is searched on a thread (a scan of 10^5 rows takes ~10 ms, which would stop the loop)."""
+        import asyncio
+
         q, k = self._text_params(params)
-        return self._text_answer(q, k, await self.batcher.embed_async(q))
+        vector = await self.batcher.embed_async(q)
+        if self.index is None:
+            return self._text_answer(q, k, vector)
+        return await asyncio.to_thread(self._text_answer, q, k, vector)
 
     def _text_params(self, params: Mapping) -> tuple[str, int]:
         from thinbridge.search.retrieval import check_query
