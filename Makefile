@@ -135,8 +135,8 @@ benchmark:  ## training, query, index-scale, per-molecule chemistry, command-lin
 	$(PY) scripts/bench_chem.py
 	$(PY) scripts/bench_query.py
 	nice -n 10 $(PY) scripts/bench_index.py
-	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname
 	nice -n 10 $(PY) scripts/bench_serve.py --run artifacts/runs/scaffold_rich_noname
+	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname
 	$(PY) scripts/bench_book.py
 
 clean:  ## remove the HTML build and Python caches (keeps artifacts/ and the executed notebooks)
