@@ -137,6 +137,7 @@ benchmark:  ## training, prepare memory, query, index-scale, per-molecule chemis
 	nice -n 10 $(PY) scripts/bench_prepare.py
 	$(PY) scripts/bench_query.py
 	nice -n 10 $(PY) scripts/bench_index.py
+	nice -n 10 $(PY) scripts/bench_serve.py --run artifacts/runs/scaffold_rich_noname
 	$(PY) scripts/bench_cli.py --run artifacts/runs/scaffold_rich_noname
 	nice -n 10 $(PY) scripts/bench_protocol_map.py
 	$(PY) scripts/bench_book.py

@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / "thinbridge" / "cli"
-SUBCOMMANDS = ("prepare", "download", "train", "evaluate", "query", "index")
+SUBCOMMANDS = ("prepare", "download", "train", "evaluate", "query", "index", "serve")
 HEAVY = "{'torch', 'numpy', 'pandas', 'rdkit', 'sentence_transformers'}"
 
 

@@ -215,7 +215,7 @@ def test_index_build_report_and_query(world, capsys, tmp_path):
     text = "Epidermal growth factor receptor erbB1 inhibitor. Action type: inhibitor. " \
            "Target: Epidermal growth factor receptor erbB1 (Homo sapiens)."
     hits = r.search_text(text, k=2, index=idx)
-    assert list(hits.columns) == ["rank", "score", "id", "smiles", "parent_smiles", "parent_inchikey"]
+    assert list(hits.columns) == ["rank", "score", "id", "file", "line", "smiles", "parent_smiles", "parent_inchikey"]
     assert hits.loc[0, "id"] == "gef-1"
     rc, out, _ = _cli(capsys, "query", world["run"], text, "--index", idx, "--top", 2, "--json", "-q")
     assert rc == 0 and [h["id"] for h in json.loads(out)] == hits["id"].tolist()

@@ -48,9 +48,6 @@ def shown(text: str, width: int = 80) -> str:
 
 
 def jsonable(df) -> list[dict]:
-    import numpy as np
+    from thinbridge._util.jsonio import records
 
-    recs = []
-    for r in df.to_dict(orient="records"):
-        recs.append({k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()})
-    return recs
+    return records(df)

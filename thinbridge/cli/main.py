@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from thinbridge._util.errors import UserError
-from thinbridge.cli import download, evaluate, index, prepare, query, train
+from thinbridge.cli import download, evaluate, index, prepare, query, serve, train
 from thinbridge.cli.common import Parser
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "text encoders (a reproduction of arXiv 2510.03309).")
     ap.add_argument("--version", action="version", version=f"thinbridge {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
-    for command in (prepare, download, train, evaluate, query, index):
+    for command in (prepare, download, train, evaluate, query, index, serve):
         command.add_subparser(sub)
     return ap
 

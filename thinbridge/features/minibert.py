@@ -118,6 +118,11 @@ class NumpyBert:
         self.tokenizer = Tokenizer.from_file(str(p / "tokenizer.json"))
         self.tokenizer.enable_truncation(self.max_seq_length)
         self.tokenizer.no_padding()
+        # a second copy that never truncates, for tokens(): the encoding tokenizer's settings never
+        # change, so threads may encode while another counts
+        self._counter = Tokenizer.from_file(str(p / "tokenizer.json"))
+        self._counter.no_truncation()
+        self._counter.no_padding()
         w = load_file(str(p / "model.safetensors"))
         self.w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in w.items()}
         self.heads = int(self.config["num_attention_heads"])
@@ -125,11 +130,7 @@ class NumpyBert:
 
     def tokens(self, text: str) -> int:
         """How many tokens ``text`` has before truncation (special tokens included)."""
-        self.tokenizer.no_truncation()
-        try:
-            return len(self.tokenizer.encode(text).ids)
-        finally:
-            self.tokenizer.enable_truncation(self.max_seq_length)
+        return len(self._counter.encode(text).ids)
 
     def _forward(self, ids: np.ndarray) -> np.ndarray:
         """Mean-pooled last hidden states of texts of one token length: ``ids`` is ``(B, L)``
@@ -204,3 +205,49 @@ class NumpyBert:
         in any order and with any ``n_jobs``."""
         texts = list(texts)
         return self.encode_batches(self.batches(texts), len(texts), n_jobs=n_jobs, show_progress=show_progress)
+
+    def encode_together(self, texts) -> np.ndarray:
+        """Embeddings of a few texts of any lengths in one pass, float32 ``(n, hidden)``: their tokens
+        are stacked for every linear layer (the weights are read once, not once per text) and attend
+        only within their own text. One text gives :meth:`encode`'s bits exactly; several may differ
+        from them in the last bits (~1e-6: a row of a matrix product depends on where it sits in the
+        batch). For a server answering queries that arrive at the same moment."""
+        texts = list(texts)
+        if len(texts) <= 1:
+            return self.encode(texts)
+        ids = [np.asarray(e.ids, dtype=np.int64) for e in self.tokenizer.encode_batch(texts)]
+        out = self._forward_ragged(ids)
+        if self.normalize:
+            out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out.astype(np.float32)
+
+    def _forward_ragged(self, ids: list[np.ndarray]) -> np.ndarray:
+        """:meth:`_forward` for texts of different lengths: ``(len(ids), hidden)`` mean-pooled states."""
+        w, eps, h = self.w, self.eps, self.heads
+        lens = [len(i) for i in ids]
+        cuts = np.cumsum([0] + lens)
+        pos = np.concatenate([np.arange(n) for n in lens])
+        x = w["embeddings.word_embeddings.weight"][np.concatenate(ids)] + w["embeddings.position_embeddings.weight"][pos] \
+            + w["embeddings.token_type_embeddings.weight"][0]
+        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+        d = x.shape[1] // h
+        scale = np.float32(np.sqrt(d))
+        for i in range(int(self.config["num_hidden_layers"])):
+            pre = f"encoder.layer.{i}."
+
+            def lin(t, name):
+                return t @ w[pre + name + ".weight"].T + w[pre + name + ".bias"]
+
+            q, k, v = (lin(x, f"attention.self.{m}") for m in ("query", "key", "value"))
+            ctx = np.empty_like(q)
+            for a, b in zip(cuts[:-1], cuts[1:]):  # attention within each text
+                qq, kk, vv = (t[a:b].reshape(b - a, h, d).transpose(1, 0, 2) for t in (q, k, v))
+                s = qq @ kk.transpose(0, 2, 1) / scale
+                s = np.exp(s - s.max(-1, keepdims=True))
+                ctx[a:b] = ((s / s.sum(-1, keepdims=True)) @ vv).transpose(1, 0, 2).reshape(b - a, h * d)
+            x = _layer_norm(x + lin(ctx, "attention.output.dense"), w[pre + "attention.output.LayerNorm.weight"],
+                            w[pre + "attention.output.LayerNorm.bias"], eps)
+            u = gelu(lin(x, "intermediate.dense"))
+            x = _layer_norm(x + lin(u, "output.dense"), w[pre + "output.LayerNorm.weight"],
+                            w[pre + "output.LayerNorm.bias"], eps)
+        return np.stack([x[a:b].mean(axis=0) for a, b in zip(cuts[:-1], cuts[1:])])

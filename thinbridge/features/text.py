@@ -142,6 +142,15 @@ def encode_queries(texts: Sequence[str], model: str | None = None) -> np.ndarray
     return embed_texts_uncached(texts, model, n_jobs=1)
 
 
+def encode_queries_together(texts: Sequence[str], model: str | None = None) -> np.ndarray:
+    """:func:`encode_queries` in one pass for a few queries of any lengths (the numpy model's
+    :meth:`~thinbridge.features.minibert.NumpyBert.encode_together`; other models: as
+    :func:`encode_queries`). One query gets :func:`encode_queries`' bits exactly; several may
+    differ from them in the last bits."""
+    quick = _quick_model(model) if text_backend(model) == "numpy" else None
+    return quick.encode_together(texts) if quick is not None else encode_queries(texts, model)
+
+
 def token_count(text: str, model: str | None = None) -> tuple[int, int]:
     """``(tokens in text, tokens the model reads)``: a longer text is cut to the model's
     ``max_seq_length`` by sentence-transformers, silently; callers say so."""

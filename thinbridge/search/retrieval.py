@@ -282,17 +282,36 @@ class Retriever:
         InChIKeys or a boolean mask over :attr:`pairs`), columns ``rank, score,
         molecule_chembl_id, drug_name, parent_smiles, mechanisms, parent_inchikey``
         (``mechanisms``: list of "mechanism (target)"). With ``index`` (a folder or
-        :class:`Index`): columns ``rank, score, id, smiles, parent_smiles, parent_inchikey``.
+        :class:`Index`): columns ``rank, score, id, file, line, smiles, parent_smiles, parent_inchikey``
+        (``file`` and ``line``: where the row was read; an index of the first format has no ``file``).
         """
 
         query, k = check_query(query), check_k(k)
-        if index is not None:
-            if candidates is not None:
-                raise UserError("candidates select molecules of the run's data; they do not apply to an index")
-            idx = index if isinstance(index, Index) else Index.load(index)
-            self.check_index(idx)
-            top, scores = idx.search(self.embed_texts([query])[0], k)
-            out = idx.table.iloc[top][["id", "smiles", "parent_smiles", "parent_inchikey"]].reset_index(drop=True)
+        idx = self._checked_index(index, candidates)
+        return self.search_vector(self.embed_texts([query])[0], k, index=idx, candidates=candidates)
+
+    def _checked_index(self, index, candidates):
+        if index is None:
+            return None
+        if candidates is not None:
+            raise UserError("candidates select molecules of the run's data; they do not apply to an index")
+        idx = index if isinstance(index, Index) else Index.load(index)
+        self.check_index(idx)
+        return idx
+
+    def search_vector(self, q: np.ndarray, k: int = 10, index=None, candidates=None):
+        """:meth:`search_text` for a query already embedded by the bridge (a row of
+        :meth:`embed_texts`): the same table, for callers that embed several queries at once."""
+        k, idx = check_k(k), self._checked_index(index, candidates)
+        q = np.asarray(q, dtype=np.float32)
+        if q.shape != (self.dim,):
+            raise UserError(f"a query embedding has shape ({self.dim},), not {q.shape}")
+        if idx is not None:
+            top, scores = idx.search(q, k)
+            cols = [c for c in ("id", "file", "line", "smiles", "parent_smiles", "parent_inchikey") if c in idx.table]
+            out = idx.table.iloc[top][cols].reset_index(drop=True)
+            if "line" in out:
+                out["line"] = out["line"].astype(int)
             out.insert(0, "score", scores.astype(float))
             out.insert(0, "rank", np.arange(1, len(top) + 1))
             out.attrs["n_candidates"] = len(idx)
@@ -300,8 +319,7 @@ class Retriever:
             return out
         emb = self.molecule_embeddings()
         rows = np.arange(len(emb)) if candidates is None else self._candidate_rows(candidates)
-        q = self.embed_texts([query])[0]
-        scores = emb[rows] @ q
+        scores = emb @ q if candidates is None else emb[rows] @ q  # no copy of every row for a full search
         top = top_k(scores, k)
         cols = ["molecule_chembl_id", "drug_name", "parent_smiles", "mechanisms", "parent_inchikey"]
         out = self.molecules.iloc[rows[top]][cols].reset_index(drop=True)
