@@ -25,6 +25,15 @@
 # r.search_text("EGFR kinase inhibitor", k=5)        # molecules for a text
 # r.search_smiles("CC(=O)Oc1ccccc1C(=O)O", k=5)       # mechanism texts for a molecule
 # ```
+#
+# **In class.** To let students ask their own questions live, start the search page on the
+# same bridge: `thinbridge serve artifacts/runs/scaffold_rich_noname` (then open
+# <http://127.0.0.1:8000/>; add `--host 0.0.0.0` to reach it from the room's network, and
+# `--index FOLDER` to search a library built as in the section on your own library). A typed
+# mechanism returns the molecules drawn by RDKit with their rank, cosine score, ChEMBL id and
+# recorded mechanisms; a SMILES returns mechanism texts. The scores are the cosine similarities
+# this chapter explains, and a JSON API beside the page returns what `thinbridge query --json`
+# prints (the README has the details).
 
 # %% [markdown]
 # **Parameters.** The next cell holds this chapter's parameters and their defaults (papermill

@@ -115,7 +115,11 @@ def test_health_info_page_and_openapi(served):
     assert b"<script src=\"serve.js\"" in page and b"http://" not in page.replace(b"http://www.w3.org", b"")
     status, api = get_json(served.base + "openapi.json")
     assert {"/api/search", "/api/smiles", "/api/health", "/api/draw"} <= set(api["paths"])
-    assert get(served.base + "docs")[0] == 200
+    status, _, docs = get(served.base + "docs")
+    assert status == 200 and b"docs-assets/swagger-ui-bundle.js" in docs
+    assert not re.search(rb"https?://(?!www\.w3\.org)", docs)  # no CDN: the API's docs work offline too
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        assert get(served.base + "docs-assets/" + asset)[0] == 200
     status, ctype, svg = get(served.base + "api/draw?smiles=" + quote(ASPIRIN))
     assert status == 200 and ctype.startswith("image/svg+xml") and svg.startswith(b"<svg")
     assert len(set(re.findall(rb"\batom-(\d+)", svg))) == 13  # aspirin's 13 heavy atoms are drawn

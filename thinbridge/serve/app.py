@@ -2,8 +2,9 @@
 
 Routes: ``/`` (the page, ``static/index.html``, with its CSS and JavaScript), ``/api/search``,
 ``/api/smiles``, ``/api/draw``, ``/api/health``, ``/api/info``, and FastAPI's ``/openapi.json``
-and ``/docs``. The page's three files are read once, when the application is made: no request
-reads a file. Every error is JSON ``{"error": "one line", "status": N}``; a request the
+and ``/docs`` (Swagger UI served from the pinned ``swagger-ui-bundle`` package, not FastAPI's
+default CDN, so it works offline too). The page's three files and the docs' assets are read
+once, when the application is made: no request reads a file. Every error is JSON ``{"error": "one line", "status": N}``; a request the
 :class:`~thinbridge.serve.searcher.Searcher` refuses is a 4xx with its message, and a bug is a
 500 whose traceback goes to the server's log, never to the client. The search endpoints are
 plain functions, which Starlette runs on its thread pool, except the text search, which awaits
@@ -13,6 +14,7 @@ before the first request, so they only read shared state.
 
 import logging
 from importlib import resources
+from pathlib import Path
 
 from thinbridge._util.jsonio import dumps
 from thinbridge.serve.searcher import RequestError, Searcher
@@ -21,6 +23,10 @@ from thinbridge.serve.searcher import RequestError, Searcher
 ASSETS = {"/": ("index.html", "text/html; charset=utf-8"),
           "/serve.css": ("serve.css", "text/css; charset=utf-8"),
           "/serve.js": ("serve.js", "text/javascript; charset=utf-8")}
+#: the docs page's assets, from swagger-ui-bundle: URL path -> (file, media type)
+DOCS_ASSETS = {"/docs-assets/swagger-ui-bundle.js": ("swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+               "/docs-assets/swagger-ui.css": ("swagger-ui.css", "text/css; charset=utf-8"),
+               "/docs-assets/favicon-32x32.png": ("favicon-32x32.png", "image/png")}
 #: the page loads nothing from anywhere else (and runs no inline script)
 PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
             "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
@@ -51,9 +57,15 @@ def create_app(searcher: Searcher):
 
     from thinbridge import __version__
 
-    app = FastAPI(title="thinbridge search", version=__version__, description=_DESCRIPTION, redoc_url=None)
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app = FastAPI(title="thinbridge search", version=__version__, description=_DESCRIPTION, redoc_url=None,
+                  docs_url=None)
     pages = {path: (resources.files("thinbridge.serve").joinpath("static", name).read_bytes(), media)
              for path, (name, media) in ASSETS.items()}
+    docs = Path(swagger_ui_bundle.swagger_ui_path)
+    pages.update({path: ((docs / name).read_bytes(), media) for path, (name, media) in DOCS_ASSETS.items()})
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, e: RequestError):
@@ -83,8 +95,14 @@ def create_app(searcher: Searcher):
             headers["Content-Security-Policy"] = PAGE_CSP
         return Response(body, media_type=media, headers=headers)
 
-    for path in ASSETS:
+    for path in (*ASSETS, *DOCS_ASSETS):
         app.add_api_route(path, (lambda p: lambda: page(p))(path), methods=["GET"], include_in_schema=False)
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs():
+        js, css, icon = DOCS_ASSETS
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="thinbridge search: the API",
+                                   swagger_js_url=js, swagger_css_url=css, swagger_favicon_url=icon)
 
     @app.get("/api/health", summary="Is the server up?")
     def health():
