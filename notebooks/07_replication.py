@@ -294,19 +294,29 @@ map_records = pd.concat(
 pmap = protocol_map(map_records, X.PAPER_NUMBERS, verdict.MAP_MODELS)
 pmap.to_csv(paths.artifact(book.PROTOCOL_MAP), sep="\t", index=False)
 shown = pmap.assign(
-    ours=[
-        fmt_interval(m, lo, hi)
+    ours=[  # no line break inside an interval
+        fmt_interval(m, lo, hi).replace(" ", "\u00a0")
         for m, lo, hi in zip(pmap["mean"], pmap.lo, pmap.hi)
     ],
     chance=pmap.chance.round(3),
+    queries=[
+        f"grouped = {r}"
+        if isinstance(r, str)
+        else (q if isinstance(q, str) else "—")
+        for q, r in zip(pmap.queries, pmap.reading)
+    ],
     described=pmap.described.map({True: "✓", False: ""}),
+).rename(
+    columns={"inputs": "text", "position": "paper's value", "described": "✓"}
 )
-with pd.option_context("display.max_rows", 200):
-    display(
-        shown.set_index(["quantity", "protocol"])[
-            ["paper", "ours", "chance", "position", "described"]
-        ]
-    )
+for quantity, g in shown.groupby("quantity", sort=False):
+    display(Markdown(f"**{quantity}**: the paper's value {g.paper.iloc[0]}"))
+    with pd.option_context("display.max_rows", 300):
+        display(
+            g.set_index(["split", "text", "candidates", "queries"])[
+                ["ours", "chance", "paper's value", "✓"]
+            ]
+        )
 
 # %% [markdown]
 # The same at a glance: one panel per number, one row per candidate and query set (or reading

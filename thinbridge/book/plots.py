@@ -195,8 +195,12 @@ def protocol_map_plot(pmap: pd.DataFrame, title: str, path: str | Path | None = 
     one row per candidate set and query set (or reading of "grouped"), one colour per split kind and
     inputs; the paper's value as a dashed line; a filled marker where the value lies inside the
     interval, a black ring around the protocol the paper describes."""
+    from matplotlib.lines import Line2D
+
     numbers = list(dict.fromkeys(pmap.quantity))
-    fig, axes = plt.subplots((len(numbers) + 1) // 2, 2, figsize=(13, 2.2 + 2.4 * len(numbers)), squeeze=False)
+    n_rows = [pmap[pmap.quantity == q].pipe(lambda g: len({_map_row(r) for _, r in g.iterrows()})) for q in numbers]
+    fig, axes = plt.subplots(len(numbers), 1, figsize=(8, 2.2 + 0.36 * sum(n_rows) + 0.9 * len(numbers)),
+                             gridspec_kw={"height_ratios": [n + 2 for n in n_rows]}, squeeze=False)
     for ax, q in zip(axes.flat, numbers):
         g = pmap[pmap.quantity == q]
         rows = list(dict.fromkeys(_map_row(r) for _, r in g.iterrows()))
@@ -218,21 +222,17 @@ def protocol_map_plot(pmap: pd.DataFrame, title: str, path: str | Path | None = 
             ax.axhline(y, color="0.9", linewidth=0.8)
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xlim(0, 1)
-        ax.set_title(f"{q}: paper {g.paper.iloc[0]}", fontsize=11)
+        ax.set_title(f"{q}: the paper's value {g.paper.iloc[0]}", fontsize=11)
         ax.set_xlabel("ours: mean and 95% interval across split seeds", fontsize=9)
-    for ax in axes.flat[len(numbers):]:
-        ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    from matplotlib.lines import Line2D
     handles += [Line2D([], [], color="black", linestyle="--"),
                 Line2D([], [], marker="o", linestyle="", markerfacecolor="white", markeredgecolor="grey"),
                 Line2D([], [], marker="o", linestyle="", markerfacecolor="none", markeredgecolor="black",
                        markersize=11)]
-    labels += ["the paper's value", "paper's value outside our interval (filled: inside)",
+    labels += ["the paper's value", "the paper's value outside our interval (filled: inside)",
                "the protocol the paper describes"]
-    spare = axes.flat[-1] if len(numbers) % 2 else fig
-    spare.legend(handles, labels, loc="center" if len(numbers) % 2 else "lower center", fontsize=9,
-                 frameon=False)
-    fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8.5,
+               frameon=False)
+    fig.suptitle(title, fontsize=12, y=1.0 + 0.5 / fig.get_figheight())
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / fig.get_figheight()))
     return _save(fig, path)
