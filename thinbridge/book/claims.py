@@ -139,16 +139,19 @@ MAP_MODELS = {"NoDrug": ("bridge", "NoDrug"), "WithDrug": ("bridge, with the nam
               "WithDrug, best cell": ("bridge, paper's best cell", "WithDrug")}
 
 
+#: a protocol field's value in words, for what several protocols share
+_SAY = {"split": "a {} split".format, "inputs": str, "candidates": "{} candidates".format,
+        "queries": {"2+": "groups of 2+", "all": "singletons counted as hits", "solvable": "solvable queries only"}.get,
+        "reading": "grouped = {}".format}
+
+
 def _shared(rows: pd.DataFrame) -> str:
     """What every protocol in ``rows`` has in common, in words (empty when nothing is shared)."""
     words = []
-    for col, say in (("split", "a {} split"), ("inputs", "{}"), ("candidates", "{} candidates"),
-                     ("queries", None), ("reading", "grouped = {}")):
+    for col, say in _SAY.items():
         vals = {v if isinstance(v, str) else None for v in rows[col]}
         if len(vals) == 1 and None not in vals:
-            v = vals.pop()
-            words.append({"2+": "groups of 2+", "all": "singletons counted as hits",
-                          "solvable": "solvable queries only"}[v] if col == "queries" else say.format(v))
+            words.append(say(vals.pop()))
     return ", ".join(words)
 
 

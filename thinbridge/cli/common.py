@@ -45,9 +45,3 @@ def shown(text: str, width: int = 80) -> str:
     """A query as echoed back: quoted, and cut to ``width`` characters with an ellipsis."""
     text = " ".join(text.split())
     return repr(text if len(text) <= width else text[: width - 1] + "…")
-
-
-def jsonable(df) -> list[dict]:
-    from thinbridge._util.jsonio import records
-
-    return records(df)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from thinbridge._util import jsonio
 from thinbridge._util.errors import UserError
-from thinbridge.cli.common import jsonable, number, shown
+from thinbridge.cli.common import number, shown
 
 
 def add_subparser(sub):
@@ -54,7 +54,7 @@ def _query_batch(a) -> int:
             rec = {"line": no, "query": q}
             try:
                 df = r.search_smiles(q, a.top) if a.queries_are_smiles else r.search_text(q, a.top, index=index)
-                rec["hits"] = jsonable(df)
+                rec["hits"] = jsonio.records(df)
             except UserError as e:
                 bad += 1
                 rec["error"] = str(e)
@@ -97,7 +97,7 @@ def run(a) -> int:
     if a.smiles is not None:
         df = r.search_smiles(a.smiles, k)
         if a.json:
-            print(jsonio.dumps(jsonable(df), indent=1))
+            print(jsonio.dumps(jsonio.records(df), indent=1))
             return 0
         print(f"top {len(df)} of {df.attrs['n_candidates']} mechanism texts for {df.attrs['parent_smiles']} "
               f"(ChEMBL parent of the query; * = paired with it in the data)")
@@ -112,7 +112,7 @@ def run(a) -> int:
               f"{max_tok} (the rest is ignored)", file=sys.stderr)
     df = r.search_text(a.text, k, index=a.index)
     if a.json:
-        print(jsonio.dumps(jsonable(df), indent=1))
+        print(jsonio.dumps(jsonio.records(df), indent=1))
         return 0
     if a.index:
         print(f"top {len(df)} of {df.attrs['n_candidates']} molecules in {a.index} for {shown(a.text)}")

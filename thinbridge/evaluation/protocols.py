@@ -232,11 +232,12 @@ def protocol_map(records: pd.DataFrame, numbers: list[dict], models: dict[str, t
             ours = per_split_value(d[d.model == model], col, sel, macro)
             if ours.empty:  # no records of this split kind or inputs
                 continue
-            chance = per_split_value(d[d.model == chance_model], col, sel, macro)
+            rand = d[d.model == chance_model]
+            chance = per_split_value(rand, col, sel, macro)
             x = ours.to_numpy()
             lo, hi = t_interval(x)
-            sel_all = proto.queries == "all" and not proto.reading
-            single = (~d[d.model == chance_model][f"{proto.candidates}:in_group"].astype(bool)).mean() if sel_all else 0.0
+            counted = proto.queries == "all" and not proto.reading  # singletons counted as hits
+            single = (~rand[f"{proto.candidates}:in_group"].astype(bool)).mean() if counted else 0.0
             rows.append({"quantity": num["quantity"], "paper": num["paper"], "metric": num["metric"],
                          "model": model,
                          "scope": num["scope"], "protocol": proto.label, "split": proto.split,

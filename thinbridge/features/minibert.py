@@ -102,6 +102,13 @@ def _layer_norm(x, w, b, eps):
 BATCH_ROWS = 2048
 
 
+def _softmax_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, scale) -> np.ndarray:
+    """``softmax(q k^T / scale) v`` over the last two axes (heads and any batch axes in front)."""
+    s = q @ np.swapaxes(k, -1, -2) / scale
+    s = np.exp(s - s.max(-1, keepdims=True))
+    return (s / s.sum(-1, keepdims=True)) @ v
+
+
 class NumpyBert:
     """``encode(texts) -> (n, hidden)`` float32, as sentence-transformers would give (see the module doc)."""
 
@@ -141,32 +148,43 @@ class NumpyBert:
         """
         one = ids.ndim == 1
         ids = np.atleast_2d(ids)
-        w, eps, h = self.w, self.eps, self.heads
         b, n = ids.shape
-        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:n] \
+        h = self.heads
+
+        def attend(q, k, v, scale):  # (b * n, hidden) each: all texts at once, as (b, heads, n, d)
+            d = q.shape[1] // h
+            q, k, v = (t.reshape(b, n, h, d).transpose(0, 2, 1, 3) for t in (q, k, v))
+            return _softmax_attention(q, k, v, scale).transpose(0, 2, 1, 3).reshape(b * n, h * d)
+
+        x = self._layers(self._embed(ids.ravel(), np.tile(np.arange(n), b)), attend)
+        pooled = x.reshape(b, n, -1).mean(axis=1)
+        return pooled[0] if one else pooled
+
+    def _embed(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """The embedding layer on tokens ``ids`` at ``positions`` (flat): ``(tokens, hidden)``."""
+        w = self.w
+        x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][positions] \
             + w["embeddings.token_type_embeddings.weight"][0]
-        x = _layer_norm(x.reshape(b * n, -1), w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
-        d = x.shape[1] // h
-        scale = np.float32(np.sqrt(d))
+        return _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps)
+
+    def _layers(self, x: np.ndarray, attend) -> np.ndarray:
+        """The encoder layers on token states ``x`` ``(tokens, hidden)``; ``attend(q, k, v, scale)``
+        returns the attention context ``(tokens, hidden)`` (it decides which tokens see which)."""
+        w, eps = self.w, self.eps
+        scale = np.float32(np.sqrt(x.shape[1] // self.heads))
         for i in range(int(self.config["num_hidden_layers"])):
             pre = f"encoder.layer.{i}."
 
             def lin(t, name):
                 return t @ w[pre + name + ".weight"].T + w[pre + name + ".bias"]
 
-            q, k, v = (lin(x, f"attention.self.{m}").reshape(b, n, h, d).transpose(0, 2, 1, 3)
-                       for m in ("query", "key", "value"))
-            s = q @ k.transpose(0, 1, 3, 2) / scale
-            s = np.exp(s - s.max(-1, keepdims=True))
-            ctx = ((s / s.sum(-1, keepdims=True)) @ v).transpose(0, 2, 1, 3).reshape(b * n, h * d)
+            ctx = attend(*(lin(x, f"attention.self.{m}") for m in ("query", "key", "value")), scale)
             x = _layer_norm(x + lin(ctx, "attention.output.dense"), w[pre + "attention.output.LayerNorm.weight"],
                             w[pre + "attention.output.LayerNorm.bias"], eps)
-            u = lin(x, "intermediate.dense")
-            u = gelu(u)
+            u = gelu(lin(x, "intermediate.dense"))
             x = _layer_norm(x + lin(u, "output.dense"), w[pre + "output.LayerNorm.weight"],
                             w[pre + "output.LayerNorm.bias"], eps)
-        pooled = x.reshape(b, n, -1).mean(axis=1)
-        return pooled[0] if one else pooled
+        return x
 
     def batches(self, texts, rows: int = BATCH_ROWS) -> list[tuple[np.ndarray, np.ndarray]]:
         """``[(positions, ids)]``: the texts grouped by token length, each group ordered by its
@@ -222,32 +240,19 @@ class NumpyBert:
         return out.astype(np.float32)
 
     def _forward_ragged(self, ids: list[np.ndarray]) -> np.ndarray:
-        """:meth:`_forward` for texts of different lengths: ``(len(ids), hidden)`` mean-pooled states."""
-        w, eps, h = self.w, self.eps, self.heads
+        """:meth:`_forward` for texts of different lengths: ``(len(ids), hidden)`` mean-pooled states.
+        The linear layers see every text's tokens stacked; attention stays within each text."""
+        h = self.heads
         lens = [len(i) for i in ids]
         cuts = np.cumsum([0] + lens)
-        pos = np.concatenate([np.arange(n) for n in lens])
-        x = w["embeddings.word_embeddings.weight"][np.concatenate(ids)] + w["embeddings.position_embeddings.weight"][pos] \
-            + w["embeddings.token_type_embeddings.weight"][0]
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
-        d = x.shape[1] // h
-        scale = np.float32(np.sqrt(d))
-        for i in range(int(self.config["num_hidden_layers"])):
-            pre = f"encoder.layer.{i}."
 
-            def lin(t, name):
-                return t @ w[pre + name + ".weight"].T + w[pre + name + ".bias"]
-
-            q, k, v = (lin(x, f"attention.self.{m}") for m in ("query", "key", "value"))
+        def attend(q, k, v, scale):
+            d = q.shape[1] // h
             ctx = np.empty_like(q)
             for a, b in zip(cuts[:-1], cuts[1:]):  # attention within each text
                 qq, kk, vv = (t[a:b].reshape(b - a, h, d).transpose(1, 0, 2) for t in (q, k, v))
-                s = qq @ kk.transpose(0, 2, 1) / scale
-                s = np.exp(s - s.max(-1, keepdims=True))
-                ctx[a:b] = ((s / s.sum(-1, keepdims=True)) @ vv).transpose(1, 0, 2).reshape(b - a, h * d)
-            x = _layer_norm(x + lin(ctx, "attention.output.dense"), w[pre + "attention.output.LayerNorm.weight"],
-                            w[pre + "attention.output.LayerNorm.bias"], eps)
-            u = gelu(lin(x, "intermediate.dense"))
-            x = _layer_norm(x + lin(u, "output.dense"), w[pre + "output.LayerNorm.weight"],
-                            w[pre + "output.LayerNorm.bias"], eps)
+                ctx[a:b] = _softmax_attention(qq, kk, vv, scale).transpose(1, 0, 2).reshape(b - a, h * d)
+            return ctx
+
+        x = self._layers(self._embed(np.concatenate(ids), np.concatenate([np.arange(n) for n in lens])), attend)
         return np.stack([x[a:b].mean(axis=0) for a, b in zip(cuts[:-1], cuts[1:])])

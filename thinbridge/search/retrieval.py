@@ -287,8 +287,8 @@ class Retriever:
         """
 
         query, k = check_query(query), check_k(k)
-        idx = self._checked_index(index, candidates)
-        return self.search_vector(self.embed_texts([query])[0], k, index=idx, candidates=candidates)
+        idx = self._checked_index(index, candidates)  # before the query is embedded: errors come cheap
+        return self._ranked(self.embed_texts([query])[0], k, idx, candidates)
 
     def _checked_index(self, index, candidates):
         if index is None:
@@ -306,6 +306,10 @@ class Retriever:
         q = np.asarray(q, dtype=np.float32)
         if q.shape != (self.dim,):
             raise UserError(f"a query embedding has shape ({self.dim},), not {q.shape}")
+        return self._ranked(q, k, idx, candidates)
+
+    def _ranked(self, q: np.ndarray, k: int, idx, candidates):
+        """The hits of an embedded query, ``k`` and the index already checked."""
         if idx is not None:
             top, scores = idx.search(q, k)
             cols = [c for c in ("id", "file", "line", "smiles", "parent_smiles", "parent_inchikey") if c in idx.table]

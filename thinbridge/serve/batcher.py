@@ -42,18 +42,18 @@ class TextBatcher:
         self.workers = max(1, int(workers))
         self.linger_s = linger_s if self.max_batch > 1 else 0.0
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
-        self.batches = self.encoded = self.largest = 0  # counters, for /api/health
-        self._start = threading.Lock()
-        self._thread: threading.Thread | None = None  # the workers start on first use
+        self.batches = self.encoded = self.largest = 0  # counters, for /api/health (under _lock)
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []  # the workers start on first use
 
     def _started(self) -> None:
-        if self._thread is None:
-            with self._start:
-                if self._thread is None:
+        if not self._threads:
+            with self._lock:
+                if not self._threads:
                     for i in range(self.workers):
-                        self._thread = threading.Thread(target=self._work, name=f"thinbridge-text-batcher-{i}",
-                                                        daemon=True)
-                        self._thread.start()
+                        t = threading.Thread(target=self._work, name=f"thinbridge-text-batcher-{i}", daemon=True)
+                        t.start()
+                        self._threads.append(t)
 
     def embed(self, text: str, timeout: float = 60) -> np.ndarray:
         """The embedding of ``text``, waiting in this thread."""
@@ -104,9 +104,10 @@ class TextBatcher:
             except Exception as e:  # handed to every waiting request; the worker goes on
                 for j in batch:
                     j.error = e
-            self.batches += 1
-            self.encoded += len(batch)
-            self.largest = max(self.largest, len(batch))
+            with self._lock:  # two workers count
+                self.batches += 1
+                self.encoded += len(batch)
+                self.largest = max(self.largest, len(batch))
             for j in batch:
                 j.finish()
 
